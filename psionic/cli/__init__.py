@@ -1,0 +1,1 @@
+"""psionic.cli: the ``psionic`` command, one module per verb group (the top floor)."""

@@ -1,0 +1,1 @@
+"""psionic.models: model files, tokenizers, chat templates, families and the catalog."""
