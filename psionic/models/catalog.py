@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from psionic.core.digest import PREFIX, digest_file
 from psionic.core.errors import MalformedFile, ModelNotFound, ModelNotInstalled
-from psionic.core.home import psionic_home
+from psionic.core.home import psionic_cache
 
 
 def package_dir(package: str) -> Path | None:
@@ -118,7 +118,7 @@ class CatalogEntry:
 
 
 def assembled_path(entry: CatalogEntry) -> Path:
-    return psionic_home() / "models" / Path(entry.relative_path).name
+    return psionic_cache() / "models" / Path(entry.relative_path).name
 
 
 def _assemble_gemma3(entry: CatalogEntry) -> Path:
