@@ -1,0 +1,204 @@
+"""The decoder-only transformer that the GGUF families share.
+
+A family file reads its GGUF metadata into a ``DecoderConfig`` and names its
+tensors; the blocks here do the arithmetic. Features differ by flag, not by
+copy: grouped-query attention, RoPE in pairs or halves, QK-norm, Gemma's
+sandwich norms and scaled embeddings, sliding-window layers, attention biases.
+
+A forward step takes a *flat batch*: the new tokens of several sequences
+concatenated (N tokens in all), each sequence a ``Segment`` naming its KV
+cache and how many tokens it already holds. Every matmul runs once over all N
+rows; only attention runs per segment, against that segment's own cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from psionic.nn import functional as F
+from psionic.nn import ops
+from psionic.nn.layers import Embedding, Linear, RMSNorm
+from psionic.nn.module import Module, ModuleList
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "silu": F.silu,
+    "gelu_tanh": F.gelu_tanh,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderConfig:
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    vocab_size: int
+    context_length: int
+    rms_eps: float
+    rope_base: float
+    rope_dim: int
+    rope_neox: bool
+    attn_scale: float
+    activation: str = "silu"
+    qk_norm: bool = False
+    sandwich_norm: bool = False
+    embed_scale: float | None = None
+    sliding_window: int | None = None
+    # Per layer: True where the layer attends within the sliding window only.
+    sliding_layers: tuple[bool, ...] = ()
+    rope_base_sliding: float | None = None
+    final_logit_softcap: float | None = None
+
+    def is_sliding(self, layer: int) -> bool:
+        return bool(self.sliding_layers) and self.sliding_layers[layer]
+
+
+class KVStore(Protocol):
+    def write(self, layer: int, start: int, k: np.ndarray, v: np.ndarray) -> None: ...
+    def read(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(slots=True)
+class Segment:
+    """``length`` new tokens of one sequence whose cache already holds ``start`` tokens."""
+
+    kv: KVStore
+    start: int
+    length: int
+
+
+@dataclass(slots=True)
+class StepFacts:
+    """What a forward step did, for receipts and metrics (mutable: filled while running)."""
+
+    tokens: int = 0
+    segments: int = 0
+    attention_keys: list[int] = field(default_factory=list)
+
+
+TensorGetter = Callable[[str], Any]
+
+
+class Attention(Module):
+    def __init__(self, cfg: DecoderConfig, layer: int, get: TensorGetter, prefix: str) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.layer = layer
+        self.q_proj = Linear(get(f"{prefix}.attn_q.weight"), get(f"{prefix}.attn_q.bias", None))
+        self.k_proj = Linear(get(f"{prefix}.attn_k.weight"), get(f"{prefix}.attn_k.bias", None))
+        self.v_proj = Linear(get(f"{prefix}.attn_v.weight"), get(f"{prefix}.attn_v.bias", None))
+        self.o_proj = Linear(get(f"{prefix}.attn_output.weight"), get(f"{prefix}.attn_output.bias", None))
+        if cfg.qk_norm:
+            self.q_norm = RMSNorm(get(f"{prefix}.attn_q_norm.weight"), cfg.rms_eps)
+            self.k_norm = RMSNorm(get(f"{prefix}.attn_k_norm.weight"), cfg.rms_eps)
+        sliding = cfg.is_sliding(layer)
+        base = cfg.rope_base_sliding if sliding and cfg.rope_base_sliding else cfg.rope_base
+        self.freqs = F.rope_frequencies(cfg.rope_dim, base)
+        self.window = cfg.sliding_window if sliding else None
+
+    def forward(
+        self, x: np.ndarray, positions: np.ndarray, segments: Sequence[Segment]
+    ) -> np.ndarray:
+        cfg = self.cfg
+        n = x.shape[0]
+        q = self.q_proj(x).reshape(n, cfg.n_heads, cfg.head_dim)
+        k = self.k_proj(x).reshape(n, cfg.n_kv_heads, cfg.head_dim)
+        v = self.v_proj(x).reshape(n, cfg.n_kv_heads, cfg.head_dim)
+        if cfg.qk_norm:
+            q = self.q_norm(q)
+            k = self.k_norm(k)
+        q = F.apply_rope(q, positions, self.freqs, cfg.rope_neox)
+        k = F.apply_rope(k, positions, self.freqs, cfg.rope_neox)
+        out = np.empty((n, cfg.n_heads, cfg.head_dim), dtype=np.float32)
+        row = 0
+        for seg in segments:
+            rows = slice(row, row + seg.length)
+            seg.kv.write(self.layer, seg.start, k[rows], v[rows])
+            keys, values = seg.kv.read(self.layer, seg.start + seg.length)
+            out[rows] = ops.attention(q[rows], keys, values, seg.start, cfg.attn_scale, self.window)
+            row += seg.length
+        return self.o_proj(out.reshape(n, cfg.n_heads * cfg.head_dim))
+
+
+class MLP(Module):
+    """Gated feed-forward: down(act(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: DecoderConfig, get: TensorGetter, prefix: str) -> None:
+        super().__init__()
+        self.gate_proj = Linear(get(f"{prefix}.ffn_gate.weight"))
+        self.up_proj = Linear(get(f"{prefix}.ffn_up.weight"))
+        self.down_proj = Linear(get(f"{prefix}.ffn_down.weight"))
+        self.act = ACTIVATIONS[cfg.activation]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(Module):
+    """Pre-norm residual block; with ``sandwich_norm`` the sublayer outputs are normed too."""
+
+    def __init__(self, cfg: DecoderConfig, layer: int, get: TensorGetter) -> None:
+        super().__init__()
+        prefix = f"blk.{layer}"
+        self.cfg = cfg
+        self.input_layernorm = RMSNorm(get(f"{prefix}.attn_norm.weight"), cfg.rms_eps)
+        self.self_attn = Attention(cfg, layer, get, prefix)
+        self.post_attention_layernorm = RMSNorm(get(f"{prefix}.ffn_norm.weight"), cfg.rms_eps)
+        self.mlp = MLP(cfg, get, prefix)
+        if cfg.sandwich_norm:
+            self.post_attention_norm = RMSNorm(get(f"{prefix}.post_attention_norm.weight"), cfg.rms_eps)
+            self.post_feedforward_norm = RMSNorm(get(f"{prefix}.post_ffw_norm.weight"), cfg.rms_eps)
+
+    def forward(self, x: np.ndarray, positions: np.ndarray, segments: Sequence[Segment]) -> np.ndarray:
+        h = self.self_attn(self.input_layernorm(x), positions, segments)
+        if self.cfg.sandwich_norm:
+            h = self.post_attention_norm(h)
+        x = x + h
+        h = self.mlp(self.post_attention_layernorm(x))
+        if self.cfg.sandwich_norm:
+            h = self.post_feedforward_norm(h)
+        return x + h
+
+
+class DecoderModel(Module):
+    """Embedding, ``n_layers`` blocks, final norm and the output projection."""
+
+    def __init__(self, cfg: DecoderConfig, get: TensorGetter) -> None:
+        super().__init__()
+        self.config = cfg
+        self.embed_tokens = Embedding(get("token_embd.weight"))
+        self.layers = ModuleList([Block(cfg, i, get) for i in range(cfg.n_layers)])
+        self.norm = RMSNorm(get("output_norm.weight"), cfg.rms_eps)
+        output = get("output.weight", None)
+        # Tied embeddings: the output projection reads the embedding table.
+        self.lm_head = Linear(output if output is not None else self.embed_tokens.weight.data)
+
+    def forward(
+        self,
+        ids: np.ndarray,
+        segments: Sequence[Segment],
+        logit_rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Logits (R, vocab) for ``logit_rows`` of the flat batch (default: each segment's last)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if sum(s.length for s in segments) != len(ids):
+            raise ValueError("segment lengths must add up to the number of tokens")
+        positions = np.concatenate([np.arange(s.start, s.start + s.length) for s in segments])
+        x = self.embed_tokens(ids)
+        if self.config.embed_scale is not None:
+            x = x * np.float32(self.config.embed_scale)
+        for block in self.layers:
+            x = block(x, positions, segments)
+        if logit_rows is None:
+            logit_rows = np.cumsum([s.length for s in segments]) - 1
+        logits = self.lm_head(self.norm(x[logit_rows]))
+        cap = self.config.final_logit_softcap
+        if cap:
+            logits = np.tanh(logits / cap) * cap
+        return logits

@@ -1,0 +1,171 @@
+"""Module and Parameter: the containers model families are written with.
+
+A Module owns Parameters (weights), buffers (non-trainable state) and child
+Modules, registered by plain attribute assignment as in PyTorch. The same
+definition serves inference (weights may be quantized, memory-mapped
+matrices) and training (the framework-core layer adds gradients).
+
+>>> import numpy as np
+>>> class Affine(Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.weight = Parameter(np.ones((2, 2), np.float32))
+>>> sorted(Affine().state_dict())
+['weight']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from psionic.core.errors import MissingTensor, TensorShapeMismatch
+
+
+class Parameter:
+    """A named weight. ``data`` is any array-like with a ``shape`` (ndarray, quantized matrix)."""
+
+    __slots__ = ("data", "requires_grad")
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        self.data = data
+        self.requires_grad = requires_grad
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.shape}, requires_grad={self.requires_grad})"
+
+
+class Module:
+    """Base of every layer and model; children and parameters register on assignment."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("call Module.__init__() before assigning attributes")
+        if isinstance(value, Parameter):
+            target: dict[str, Any] | None = self._parameters
+        elif isinstance(value, Module):
+            target = self._modules
+        else:
+            target = None
+        for registry in (self._parameters, self._modules, self._buffers):
+            if registry is not target:
+                registry.pop(name, None)
+        if target is None:
+            object.__setattr__(self, name, value)
+            return
+        target[name] = value  # a replacement keeps its place in the order
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        for registry in ("_parameters", "_modules", "_buffers"):
+            table = self.__dict__.get(registry)
+            if table is not None and name in table:
+                return table[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        self._buffers[name] = value
+
+    # --- traversal -------------------------------------------------------------
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    # --- state -----------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameter and buffer arrays by dotted name."""
+        state = {name: p.data for name, p in self.named_parameters()}
+        for module_name, module in self.named_modules():
+            for name, value in module._buffers.items():
+                state[f"{module_name}.{name}" if module_name else name] = value
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> list[str]:
+        """Assign arrays by name; returns the names in ``state`` that matched nothing.
+
+        ``strict`` raises on a missing or unexpected name; shapes must always match.
+        """
+        params = dict(self.named_parameters())
+        missing = [name for name in params if name not in state]
+        unexpected = [name for name in state if name not in params]
+        if strict and (missing or unexpected):
+            raise MissingTensor(
+                f"state dict mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}",
+                missing=missing,
+                unexpected=unexpected,
+            )
+        for name, value in state.items():
+            param = params.get(name)
+            if param is None:
+                continue
+            if tuple(value.shape) != param.shape:
+                raise TensorShapeMismatch(
+                    f"{name}: expected shape {param.shape}, got {tuple(value.shape)}", name=name
+                )
+            param.data = value
+        return unexpected
+
+    def train(self, mode: bool = True) -> Module:
+        for _, module in self.named_modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def freeze(self) -> Module:
+        for param in self.parameters():
+            param.requires_grad = False
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+
+class ModuleList(Module):
+    """An indexable sequence of Modules, registered as ``0``, ``1``, ..."""
+
+    def __init__(self, modules: list[Module] | None = None) -> None:
+        super().__init__()
+        for module in modules or []:
+            self.append(module)
+
+    def append(self, module: Module) -> None:
+        self._modules[str(len(self._modules))] = module
+
+    def __getitem__(self, index: int) -> Module:
+        return self._modules[str(index % len(self._modules))]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
