@@ -220,3 +220,22 @@ class NotFound(PsionicError):
 class Unauthorized(PsionicError):
     code = "unauthorized"
     http_status = 401
+
+
+# --- tokenizers and chat templates ----------------------------------------------
+
+
+class UnsupportedTokenizer(InvalidInput):
+    """A tokenizer model or pre-tokenizer that psionic cannot reproduce faithfully."""
+
+    code = "unsupported_tokenizer"
+
+
+class ChatTemplateError(InvalidInput):
+    """A chat template that does not compile, raises, or fails while rendering.
+
+    ``details['reason']`` is ``syntax``, ``raised`` (the template called
+    ``raise_exception``), ``security`` (the sandbox refused) or ``render``.
+    """
+
+    code = "chat_template_error"

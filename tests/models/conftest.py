@@ -1,4 +1,4 @@
-"""Shared fixtures for model-file tests: the two real GGUF files.
+"""Shared fixtures for model-file tests: the two real GGUF files and their tokenizers.
 
 Loading is cached per test session; the real files come from the installed
 catalog packages (``make install``).
@@ -13,6 +13,7 @@ import pytest
 
 from psionic.models.catalog import CatalogEntry
 from psionic.models.gguf_file import GGUFModelFile
+from psionic.models.tokenizer import Tokenizer
 
 # Test helpers in this folder (gguf_bytes) import by plain name, whether or not
 # the test folders are packages.
@@ -37,3 +38,13 @@ def smollm_gguf(smollm_path: Path) -> GGUFModelFile:
 @pytest.fixture(scope="session")
 def gemma_gguf(gemma_path: Path) -> GGUFModelFile:
     return GGUFModelFile.open(gemma_path)
+
+
+@pytest.fixture(scope="session")
+def smollm_tokenizer(smollm_gguf: GGUFModelFile) -> Tokenizer:
+    return Tokenizer.from_gguf(smollm_gguf)
+
+
+@pytest.fixture(scope="session")
+def gemma_tokenizer(gemma_gguf: GGUFModelFile) -> Tokenizer:
+    return Tokenizer.from_gguf(gemma_gguf)
