@@ -123,6 +123,12 @@ class Tokenizer:
         """
         if not isinstance(text, str):
             raise InvalidInput(f"encode takes a str, not {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidInput(
+                f"text is not valid Unicode at index {e.start} (a lone surrogate?)", index=e.start
+            ) from None
         ids: list[int] = []
         v = self.vocab
         if add_special and v.add_bos and v.bos_id is not None:

@@ -165,7 +165,9 @@ def test_streaming_never_splits_a_character(smollm_tokenizer: Tokenizer) -> None
 
 # Characters whose UTF-8 bytes all have a token in SmolLM2's byte alphabet (it lacks the
 # lead bytes F1 and F2, planes 4 to 11, and six control characters).
-_ENCODABLE = st.characters(max_codepoint=0x3FFFF, exclude_characters="\x04\x06\x13\x14\x16\x1d")
+_ENCODABLE = st.characters(
+    codec="utf-8", max_codepoint=0x3FFFF, exclude_characters="\x04\x06\x13\x14\x16\x1d"
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -202,6 +204,8 @@ def test_facts_and_bad_arguments(smollm_tokenizer: Tokenizer) -> None:
         tok.decode([-1])
     with pytest.raises(InvalidInput):
         tok.encode(b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="surrogate"):
+        tok.encode("ok \ud800")
     import numpy as np
 
     assert tok.decode(np.array([504, 3575])) == "The capital"
