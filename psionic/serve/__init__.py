@@ -1,0 +1,1 @@
+"""psionic.serve: the continuous-batching engine and the OpenAI-compatible HTTP API."""
