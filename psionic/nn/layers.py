@@ -1,4 +1,4 @@
-"""Layers used by the model families: Linear, Embedding, RMSNorm.
+"""Layers used by the model families: Linear, Embedding, RMSNorm, LayerNorm.
 
 Weights may be float arrays or quantized matrices; the matmul and row lookup
 dispatch through ``psionic.nn.ops`` so that a backend kernel runs the hot path
@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from psionic.nn import functional as F
 from psionic.nn import ops
 from psionic.nn.module import Module, Parameter
 
@@ -53,3 +54,16 @@ class RMSNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return ops.rms_norm(x, self.weight.data, self.eps)
+
+
+class LayerNorm(Module):
+    """Normalise over the last axis to zero mean and unit variance, then scale and shift."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, eps: float) -> None:
+        super().__init__()
+        self.weight = Parameter(np.asarray(weight, dtype=np.float32))
+        self.bias = Parameter(np.asarray(bias, dtype=np.float32))
+        self.eps = eps
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return F.layer_norm(x, self.weight.data, self.bias.data, self.eps)
