@@ -1,0 +1,195 @@
+"""Quantized matmul and row gather on the CPU: ``x @ W.T`` without dequantizing W up front.
+
+Numerics (the contract every path keeps, and the tests check bit for bit):
+
+- Weights are decoded to float32 sixteen at a time by ``formats.deq16``,
+  which yields exactly the reference dequantization (``reference.dequantize``,
+  equal to ``gguf.quants.dequantize``). Activations stay float32; nothing is
+  re-quantized, so the result is as accurate as an f32 matmul over the
+  dequantized weights.
+- ``out[m, n]`` is one dot product over ``K`` with 16 lanes: lane ``l`` keeps
+  ``acc_l = fma(w[k], x[m, k], acc_l)`` for ``k = l, l + 16, l + 32, ...`` in
+  increasing order, starting from +0.0; the lanes are then summed in the fixed
+  pairwise tree of ``simd.vsum``. No other order is ever used.
+- Every path (one row at a time for decode, register tiles of 4 x 4 for
+  prefill, any thread count) performs that same sequence of IEEE operations
+  for every output, so row ``m`` of the result is bit-identical whether it is
+  computed alone or in any batch, in any position. Batch invariance holds by
+  construction, not by luck.
+
+Threads: ``prange`` over blocks of output rows; see ``threads.py``.
+
+>>> import numpy as np
+>>> from psionic.backends.quant_matrix import QuantMatrix
+>>> from psionic.core.dtypes import DType
+>>> w = QuantMatrix.from_array(DType.get("f32"), np.eye(16, dtype=np.float32))
+>>> x = np.arange(16, dtype=np.float32)[None, :]
+>>> bool((matmul(x, w) == x).all())
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import literally, njit, prange
+
+from psionic.backends.cpu.formats import deq16, kernel_format
+from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
+from psionic.backends.quant_matrix import QuantMatrix
+from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
+
+TILE_M = 4  # activation rows per register tile
+TILE_N = 4  # weight rows per register tile
+SMALL_M = 4  # below this many rows, decode weights straight from the packed bytes
+
+
+@njit(cache=True)
+def _dot_packed(fmt, row, xr, nch):  # type: ignore[no-untyped-def]
+    acc = vzero()
+    for c in range(nch):
+        acc = vfma(deq16(fmt, row, c), vload(xr, 16 * c), acc)
+    return vsum(acc)
+
+
+@njit(cache=True)
+def _dot_f32(wr, xr, nch):  # type: ignore[no-untyped-def]
+    acc = vzero()
+    for c in range(nch):
+        acc = vfma(vload(wr, 16 * c), vload(xr, 16 * c), acc)
+    return vsum(acc)
+
+
+@njit(cache=True, parallel=True)
+def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
+    """Few activation rows: each weight row is decoded in registers as it is used."""
+    literally(fmt)
+    nch = x.shape[1] // 16
+    for n in prange(w.shape[0]):
+        row = w[n]
+        for m in range(x.shape[0]):
+            out[m, n] = _dot_packed(fmt, row, x[m], nch)
+
+
+@njit(cache=True)
+def _tile_4x4(x, m0, buf, out, n0, nch):  # type: ignore[no-untyped-def]
+    x0, x1, x2, x3 = x[m0], x[m0 + 1], x[m0 + 2], x[m0 + 3]
+    w0, w1, w2, w3 = buf[0], buf[1], buf[2], buf[3]
+    a00 = vzero(); a01 = vzero(); a02 = vzero(); a03 = vzero()  # noqa: E702
+    a10 = vzero(); a11 = vzero(); a12 = vzero(); a13 = vzero()  # noqa: E702
+    a20 = vzero(); a21 = vzero(); a22 = vzero(); a23 = vzero()  # noqa: E702
+    a30 = vzero(); a31 = vzero(); a32 = vzero(); a33 = vzero()  # noqa: E702
+    for c in range(nch):
+        k = 16 * c
+        v0 = vload(w0, k); v1 = vload(w1, k); v2 = vload(w2, k); v3 = vload(w3, k)  # noqa: E702
+        u = vload(x0, k)
+        a00 = vfma(v0, u, a00); a01 = vfma(v1, u, a01); a02 = vfma(v2, u, a02); a03 = vfma(v3, u, a03)  # noqa: E501, E702
+        u = vload(x1, k)
+        a10 = vfma(v0, u, a10); a11 = vfma(v1, u, a11); a12 = vfma(v2, u, a12); a13 = vfma(v3, u, a13)  # noqa: E501, E702
+        u = vload(x2, k)
+        a20 = vfma(v0, u, a20); a21 = vfma(v1, u, a21); a22 = vfma(v2, u, a22); a23 = vfma(v3, u, a23)  # noqa: E501, E702
+        u = vload(x3, k)
+        a30 = vfma(v0, u, a30); a31 = vfma(v1, u, a31); a32 = vfma(v2, u, a32); a33 = vfma(v3, u, a33)  # noqa: E501, E702
+    o = out[m0]
+    o[n0] = vsum(a00); o[n0 + 1] = vsum(a01); o[n0 + 2] = vsum(a02); o[n0 + 3] = vsum(a03)  # noqa: E702
+    o = out[m0 + 1]
+    o[n0] = vsum(a10); o[n0 + 1] = vsum(a11); o[n0 + 2] = vsum(a12); o[n0 + 3] = vsum(a13)  # noqa: E702
+    o = out[m0 + 2]
+    o[n0] = vsum(a20); o[n0 + 1] = vsum(a21); o[n0 + 2] = vsum(a22); o[n0 + 3] = vsum(a23)  # noqa: E702
+    o = out[m0 + 3]
+    o[n0] = vsum(a30); o[n0 + 1] = vsum(a31); o[n0 + 2] = vsum(a32); o[n0 + 3] = vsum(a33)  # noqa: E702
+
+
+@njit(cache=True, parallel=True)
+def _matmul_tiled(x, w, out, fmt):  # type: ignore[no-untyped-def]
+    """Many activation rows: decode TILE_N weight rows once, reuse them for every row of x."""
+    literally(fmt)
+    m_rows, k = x.shape
+    n_rows = w.shape[0]
+    nch = k // 16
+    n_tiles = (n_rows + TILE_N - 1) // TILE_N
+    for t in prange(n_tiles):
+        n0 = t * TILE_N
+        nn = min(TILE_N, n_rows - n0)
+        buf = np.zeros((TILE_N, k), np.float32)
+        for r in range(nn):
+            row = w[n0 + r]
+            dst = buf[r]
+            for c in range(nch):
+                vstore(dst, 16 * c, deq16(fmt, row, c))
+        m0 = 0
+        if nn == TILE_N:
+            while m0 + TILE_M <= m_rows:
+                _tile_4x4(x, m0, buf, out, n0, nch)
+                m0 += TILE_M
+        for m in range(m0, m_rows):
+            for r in range(nn):
+                out[m, n0 + r] = _dot_f32(buf[r], x[m], nch)
+
+
+@njit(cache=True, parallel=True)
+def _get_rows(w, ids, out, fmt):  # type: ignore[no-untyped-def]
+    literally(fmt)
+    nch = out.shape[1] // 16
+    for i in prange(ids.shape[0]):
+        row = w[ids[i]]
+        dst = out[i]
+        for c in range(nch):
+            vstore(dst, 16 * c, deq16(fmt, row, c))
+
+
+def _check_k(w: QuantMatrix) -> None:
+    if w.cols % 16:
+        raise UnsupportedOperation(
+            f"cpu kernels need K % 16 == 0; {w.dtype.name} matrix has K = {w.cols}",
+            dtype=w.dtype.name, shape=list(w.shape),
+        )
+
+
+def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.ndarray:
+    """``x @ dequantize(w).T``: float32 ``(M, K)`` times an ``(N, K)`` weight -> ``(M, N)``.
+
+    ``x`` is converted to C-contiguous float32 if it is not already; ``out``, if
+    given, must be a C-contiguous float32 ``(M, N)`` array and is returned.
+    """
+    fmt = kernel_format(w.dtype).code
+    _check_k(w)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != w.cols:
+        raise TensorShapeMismatch(
+            f"matmul of x {x.shape} with a weight of shape {w.shape}: x must be (M, {w.cols})",
+            x_shape=list(x.shape), w_shape=list(w.shape),
+        )
+    shape = (x.shape[0], w.rows)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise TensorShapeMismatch(
+            f"out must be a C-contiguous float32 array of shape {shape}",
+            out_shape=list(out.shape),
+        )
+    if x.shape[0] == 0 or w.rows == 0:
+        return out
+    if x.shape[0] < SMALL_M:
+        _matmul_rows(x, w.data, out, fmt)
+    else:
+        _matmul_tiled(x, w.data, out, fmt)
+    return out
+
+
+def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
+    """Rows ``ids`` of ``w`` dequantized to float32 ``(len(ids), K)``: an embedding lookup.
+
+    Only the selected rows are decoded; the values equal the reference dequantization.
+    """
+    fmt = kernel_format(w.dtype).code
+    _check_k(w)
+    idx = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= w.rows):
+        raise TensorShapeMismatch(
+            f"row ids must lie in [0, {w.rows}), got [{idx.min()}, {idx.max()}]",
+            rows=w.rows,
+        )
+    out = np.empty((idx.size, w.cols), np.float32)
+    if idx.size:
+        _get_rows(w.data, idx, out, fmt)
+    return out

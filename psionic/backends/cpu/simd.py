@@ -1,0 +1,290 @@
+"""Explicit 16-lane float32 vectors for numba kernels.
+
+A ``f32x16`` value is an LLVM ``<16 x float>``: numba keeps it in registers,
+and LLVM lowers it to whatever the host has (one zmm, two ymm, four xmm).
+Kernels written with these intrinsics fix their arithmetic by construction:
+every lane operation is one IEEE operation (``vfma`` is a fused
+multiply-add with a single rounding, on every target), and ``vsum`` reduces
+the lanes in one fixed pairwise tree. Nothing here is reassociated by the
+compiler, so a kernel computes the same bits wherever it runs the same
+sequence of these operations.
+
+Loads read 16 elements starting at an index of the array's own element type
+(``vload`` on float32 arrays) or at a *byte* offset of a uint8 array (the
+``vload_*b`` family, for packed weight rows); no bounds are checked, callers
+keep every access inside the array.
+
+>>> import numpy as np
+>>> from numba import njit
+>>> @njit
+... def total(a):
+...     return vsum(vadd(vload(a, 0), vsplat(np.float32(1.0))))
+>>> float(total(np.arange(16, dtype=np.float32)))
+136.0
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+LANES = 16
+
+_F32 = ir.FloatType()
+_I32 = ir.IntType(32)
+_VF = ir.VectorType(_F32, LANES)
+_VI = ir.VectorType(_I32, LANES)
+
+
+class F32x16(types.Type):
+    """Numba type of a 16-lane float32 vector."""
+
+    def __init__(self) -> None:
+        super().__init__(name="f32x16")
+
+
+f32x16 = F32x16()
+
+
+@register_model(F32x16)
+class _F32x16Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):  # type: ignore[no-untyped-def]
+        super().__init__(dmm, fe_type, _VF)
+
+
+# --- codegen helpers -----------------------------------------------------------
+
+
+def _pointer(context, builder, aryty, ary, index, pointee):  # type: ignore[no-untyped-def]
+    """Address of element ``index`` of a 1-D array, as a pointer to ``pointee``."""
+    data = context.make_array(aryty)(context, builder, value=ary).data
+    return builder.bitcast(builder.gep(data, [index]), pointee.as_pointer())
+
+
+def _splat_i32(context, builder, value, valty):  # type: ignore[no-untyped-def]
+    scalar = context.cast(builder, value, valty, types.int32)
+    undef = ir.Constant(_VI, ir.Undefined)
+    first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
+
+
+def _load_bytes(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    """16 bytes at byte offset args[1] of the uint8 array args[0], as <16 x i8>."""
+    ptr = _pointer(context, builder, sig.args[0], args[0], args[1], ir.VectorType(ir.IntType(8), LANES))
+    return builder.load(ptr, align=1)
+
+
+# --- construction, loads and stores --------------------------------------------
+
+
+@intrinsic
+def vzero(typingctx):  # type: ignore[no-untyped-def]
+    """All lanes +0.0."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return ir.Constant(_VF, None)
+
+    return f32x16(), codegen
+
+
+@intrinsic
+def vsplat(typingctx, x):  # type: ignore[no-untyped-def]
+    """All lanes ``float32(x)``."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        scalar = context.cast(builder, args[0], sig.args[0], types.float32)
+        undef = ir.Constant(_VF, ir.Undefined)
+        first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
+
+    return f32x16(x), codegen
+
+
+@intrinsic
+def vload(typingctx, arr, i):  # type: ignore[no-untyped-def]
+    """``arr[i : i + 16]`` of a 1-D float32 array."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=4)
+
+    return f32x16(arr, i), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, i, v):  # type: ignore[no-untyped-def]
+    """``arr[i : i + 16] = v`` for a 1-D float32 array."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        builder.store(args[2], _pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=4)
+        return context.get_dummy_value()
+
+    return types.none(arr, i, v), codegen
+
+
+@intrinsic
+def vload_f32b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+    """16 little-endian float32 at byte offset ``at`` of a uint8 array."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=1)
+
+    return f32x16(arr, at), codegen
+
+
+@intrinsic
+def vload_f16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+    """16 IEEE half floats at byte offset ``at`` of a uint8 array, widened exactly."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        vh = ir.VectorType(ir.HalfType(), LANES)
+        half = builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], vh), align=1)
+        return builder.fpext(half, _VF)
+
+    return f32x16(arr, at), codegen
+
+
+@intrinsic
+def vload_bf16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+    """16 bfloat16 at byte offset ``at`` of a uint8 array, widened exactly."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        v16 = ir.VectorType(ir.IntType(16), LANES)
+        raw = builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], v16), align=1)
+        wide = builder.shl(builder.zext(raw, _VI), ir.Constant(_VI, [16] * LANES))
+        return builder.bitcast(wide, _VF)
+
+    return f32x16(arr, at), codegen
+
+
+@intrinsic
+def vload_i8b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+    """16 signed bytes at byte offset ``at`` of a uint8 array, as floats."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.sitofp(_load_bytes(context, builder, sig, args), _VF)
+
+    return f32x16(arr, at), codegen
+
+
+@intrinsic
+def vload_bits(typingctx, arr, at, shift, mask):  # type: ignore[no-untyped-def]
+    """16 bytes at byte offset ``at``: lane l is ``float((arr[at + l] >> shift) & mask)``."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        wide = builder.zext(_load_bytes(context, builder, sig, args), _VI)
+        wide = builder.lshr(wide, _splat_i32(context, builder, args[2], sig.args[2]))
+        wide = builder.and_(wide, _splat_i32(context, builder, args[3], sig.args[3]))
+        return builder.uitofp(wide, _VF)
+
+    return f32x16(arr, at, shift, mask), codegen
+
+
+@intrinsic
+def vload_u32_bits(typingctx, arr, at, first):  # type: ignore[no-untyped-def]
+    """The little-endian u32 at byte ``at``: lane l is ``float((word >> (first + l)) & 1)``."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        ptr = _pointer(context, builder, sig.args[0], args[0], args[1], _I32)
+        word = builder.load(ptr, align=1)
+        undef = ir.Constant(_VI, ir.Undefined)
+        lanes = builder.shuffle_vector(
+            builder.insert_element(undef, word, ir.Constant(_I32, 0)), undef,
+            ir.Constant(_VI, [0] * LANES),
+        )
+        shifts = builder.add(
+            _splat_i32(context, builder, args[2], sig.args[2]), ir.Constant(_VI, list(range(LANES)))
+        )
+        bits = builder.and_(builder.lshr(lanes, shifts), ir.Constant(_VI, [1] * LANES))
+        return builder.uitofp(bits, _VF)
+
+    return f32x16(arr, at, first), codegen
+
+
+@intrinsic
+def f16_at(typingctx, arr, at):  # type: ignore[no-untyped-def]
+    """The IEEE half float at byte offset ``at`` of a uint8 array, as float32 (exact)."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        ptr = _pointer(context, builder, sig.args[0], args[0], args[1], ir.HalfType())
+        return builder.fpext(builder.load(ptr, align=1), _F32)
+
+    return types.float32(arr, at), codegen
+
+
+# --- arithmetic ------------------------------------------------------------------
+
+
+def _binary(opname: str, doc: str):  # type: ignore[no-untyped-def]
+    @intrinsic
+    def op(typingctx, a, b):  # type: ignore[no-untyped-def]
+        def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+            return getattr(builder, opname)(args[0], args[1])
+
+        return f32x16(a, b), codegen
+
+    op.__doc__ = doc
+    return op
+
+
+vadd = _binary("fadd", "Lane-wise a + b.")
+vsub = _binary("fsub", "Lane-wise a - b.")
+vmul = _binary("fmul", "Lane-wise a * b.")
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
+    """Lane-wise ``a * b + c`` with one rounding."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        fnty = ir.FunctionType(_VF, [_VF, _VF, _VF])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.v16f32")
+        return builder.call(fn, args)
+
+    return f32x16(a, b, c), codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
+    """Lane-wise ``a if a > b else b``."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
+
+    return f32x16(a, b), codegen
+
+
+def _tree(builder, vec, combine):  # type: ignore[no-untyped-def]
+    """Fold 16 lanes in a fixed tree: halves (l, l + 8), then (l, l + 4), (l, l + 2), (0, 1)."""
+    width = LANES
+    while width > 1:
+        half = width // 2
+        mask_lo = ir.Constant(ir.VectorType(_I32, half), list(range(half)))
+        mask_hi = ir.Constant(ir.VectorType(_I32, half), list(range(half, width)))
+        vec = combine(builder.shuffle_vector(vec, vec, mask_lo), builder.shuffle_vector(vec, vec, mask_hi))
+        width = half
+    return builder.extract_element(vec, ir.Constant(_I32, 0))
+
+
+@intrinsic
+def vsum(typingctx, v):  # type: ignore[no-untyped-def]
+    """The sum of the 16 lanes in a fixed pairwise tree (see ``_tree``)."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        return _tree(builder, args[0], builder.fadd)
+
+    return types.float32(v), codegen
+
+
+@intrinsic
+def vhmax(typingctx, v):  # type: ignore[no-untyped-def]
+    """The largest of the 16 lanes."""
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        def bigger(a, b):  # type: ignore[no-untyped-def]
+            return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+        return _tree(builder, args[0], bigger)
+
+    return types.float32(v), codegen

@@ -1,0 +1,40 @@
+"""How many threads the CPU kernels use, settable and reported.
+
+The kernels parallelise with numba ``prange``; the count applies to the
+calling thread (numba keeps it thread-local) and is capped by the pool size
+fixed at start-up (``NUMBA_NUM_THREADS``, by default the number of cores).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+
+from psionic.core.errors import InvalidInput
+
+
+def max_threads() -> int:
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def get_num_threads() -> int:
+    return int(numba.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for kernels launched from this thread (1 <= n <= max_threads())."""
+    if not 1 <= n <= max_threads():
+        raise InvalidInput(
+            f"thread count must be in [1, {max_threads()}], got {n}", threads=n
+        )
+    numba.set_num_threads(n)
+
+
+def thread_facts() -> dict[str, Any]:
+    """Thread facts for a RuntimeManifest: count, pool size, threading layer."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        layer = str(numba.config.THREADING_LAYER)
+    return {"threads": get_num_threads(), "max_threads": max_threads(), "threading_layer": layer}
