@@ -235,7 +235,8 @@ class ChatTemplateError(InvalidInput):
     """A chat template that does not compile, raises, or fails while rendering.
 
     ``details['reason']`` is ``syntax``, ``raised`` (the template called
-    ``raise_exception``), ``security`` (the sandbox refused) or ``render``.
+    ``raise_exception``), ``security`` (the sandbox refused), ``budget`` (it
+    tried to do far more work than a prompt needs) or ``render``.
     """
 
     code = "chat_template_error"
