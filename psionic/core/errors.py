@@ -204,6 +204,19 @@ class WasmTrap(PsionicError):
     http_status = 422
 
 
+class UnsupportedWasmFeature(Refusal):
+    """A value type, section or form outside the executor's Wasm profile."""
+
+    code = "unsupported_wasm_feature"
+
+
+class ToolMissing(PsionicError):
+    """An external tool a path needs (a compiler, a linker) is not installed."""
+
+    code = "tool_missing"
+    http_status = 503
+
+
 # --- serving ------------------------------------------------------------------
 
 

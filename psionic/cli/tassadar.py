@@ -1,0 +1,124 @@
+"""``psionic tassadar``: run Wasm programs exactly and trace them; benchmark the decode modes.
+
+``psionic tassadar run PROGRAM`` loads a ``.wasm``, ``.wat`` or ``.c`` file,
+runs it and prints the result (``--json``: one object with the result,
+outputs, trap, steps, tokens, digests, timing and the receipt). A trap is a
+result of the program, not a failure of the command: the exit status is 0 and
+``trap`` names it. ``psionic tassadar bench reference`` prints steps/s per
+workload as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DECODE_MODES = ("reference",)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tassadar", help="run and trace WebAssembly programs exactly (Tassadar)")
+    verbs = p.add_subparsers(dest="tassadar_verb", metavar="VERB")
+
+    r = verbs.add_parser("run", help="run a .wasm, .wat or .c program and trace it")
+    r.add_argument("program", type=Path, help="a .wasm, .wat or .c file")
+    r.add_argument("--entry", help="exported function (default: run, else a parameterless main)")
+    r.add_argument("--args", nargs="*", type=_int, default=[], metavar="INT",
+                   help="the entry's arguments")
+    r.add_argument("--input", nargs="*", type=_int, default=[], metavar="INT",
+                   help="values env.input_i32 returns, in order")
+    r.add_argument("--decode", default="reference", choices=DECODE_MODES,
+                   help="who executes: the reference interpreter")
+    r.add_argument("--max-steps", type=int, default=None, metavar="N",
+                   help="trap with step_limit_exceeded after N steps")
+    r.add_argument("--max-memory-pages", type=int, default=None, metavar="N")
+    r.add_argument("--max-call-depth", type=int, default=None, metavar="N")
+    r.add_argument("--trace", type=Path, metavar="FILE",
+                   help="write the trace (token ids, ABI, digests) as JSON")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=run)
+
+    b = verbs.add_parser("bench", help="steps/s of a decode mode per workload, as JSON")
+    b.add_argument("decode", choices=DECODE_MODES)
+    b.add_argument("--workload", action="append", default=[], metavar="NAME",
+                   help="only these workloads (repeatable)")
+    b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
+    b.add_argument("--repeat", type=int, default=1, help="best of N runs per workload")
+    b.set_defaults(func=bench)
+
+    w = verbs.add_parser("workloads", help="list the workload corpus")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=workloads)
+
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from psionic.tassadar.ingress import load
+    from psionic.tassadar.interpreter import Limits
+    from psionic.tassadar.run import run_program
+    from psionic.tassadar.trace import ABI, render
+
+    limits = Limits()
+    for field, value in (("max_steps", args.max_steps),
+                         ("max_memory_pages", args.max_memory_pages),
+                         ("max_call_depth", args.max_call_depth)):
+        if value is not None:
+            limits = replace(limits, **{field: value})
+    program = load(args.program)
+    report = run_program(program, args.entry, args.args, args.input, args.decode, limits)
+    if args.trace:
+        args.trace.write_text(json.dumps({
+            "abi": ABI,
+            "program_digest": report.program_digest,
+            "trace_digest": report.trace_digest,
+            "steps": report.steps,
+            "tokens": list(report.outcome.tokens),
+        }))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        return 0
+    print(f"program  {args.program} ({program.source}) {report.program_digest}")
+    print(f"entry    {report.entry}({', '.join(str(a) for a in args.args)})")
+    print(f"result   {list(report.result)}" + (f"  trap: {report.trap}" if report.trap else ""))
+    if report.outputs:
+        print(f"outputs  {list(report.outputs)}")
+    per_step = report.tokens / report.steps if report.steps else 0.0
+    print(f"steps    {report.steps}  tokens {report.tokens} ({per_step:.2f}/step)  "
+          f"{report.seconds:.3f}s [{report.decode}]")
+    print(f"trace    {report.trace_digest}")
+    if report.steps <= 12:
+        print(render(report.outcome.tokens))
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from psionic.tassadar.bench import bench as run_bench
+
+    print(json.dumps(run_bench(args.decode, args.workload or None, args.include_slow,
+                               args.repeat), indent=2, sort_keys=True))
+    return 0
+
+
+def workloads(args: argparse.Namespace) -> int:
+    from psionic.tassadar.workloads import WORKLOADS
+
+    rows = [{"name": w.name, "file": str(w.path), "entry": w.entry, "args": list(w.args),
+             "inputs": len(w.inputs), "slow": w.slow, "note": w.note} for w in WORKLOADS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        mark = " (slow)" if row["slow"] else ""
+        print(f"{row['name']:<24} {Path(row['file']).name:<26} args={row['args']}{mark}")
+    return 0

@@ -1,0 +1,64 @@
+"""``psionic tassadar bench reference``: steps per second of a decode mode on each workload.
+
+Wall time covers the whole run (closure building included); the trace is
+always recorded, since the trace is what the reference is for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from psionic.core.manifest import RuntimeManifest
+from psionic.tassadar.ingress import load
+from psionic.tassadar.interpreter import Limits
+from psionic.tassadar.run import run_program
+from psionic.tassadar.trace import ABI
+from psionic.tassadar.workloads import WORKLOADS, Workload
+
+
+def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
+                   limits: Limits | None = None) -> dict[str, Any]:
+    program = load(w.path)
+    best = None
+    for _ in range(max(repeat, 1)):
+        report = run_program(program, w.entry, w.args, w.inputs, decode, limits)
+        if best is None or report.seconds < best.seconds:
+            best = report
+    assert best is not None
+    return {
+        "workload": w.name,
+        "language": w.language,
+        "steps": best.steps,
+        "tokens": best.tokens,
+        "tokens_per_step": round(best.tokens / best.steps, 3) if best.steps else None,
+        "seconds": best.seconds,
+        "steps_per_s": round(best.steps / best.seconds) if best.seconds else None,
+        "trap": best.trap,
+        "trace_digest": best.trace_digest,
+    }
+
+
+def bench(decode: str = "reference", names: Iterable[str] | None = None,
+          include_slow: bool = False, repeat: int = 1) -> dict[str, Any]:
+    chosen = [WORKLOADS[n] for n in names] if names else [
+        w for w in WORKLOADS.values() if include_slow or not w.slow
+    ]
+    started = time.perf_counter()
+    rows = [bench_workload(w, decode, repeat) for w in chosen]
+    steps = sum(r["steps"] for r in rows)
+    seconds = sum(r["seconds"] for r in rows)
+    return {
+        "decode": decode,
+        "trace_abi": ABI,
+        "manifest": RuntimeManifest.current().to_dict(),
+        "workloads": rows,
+        "total": {
+            "steps": steps,
+            "tokens": sum(r["tokens"] for r in rows),
+            "seconds": round(seconds, 6),
+            "steps_per_s": round(steps / seconds) if seconds else None,
+            "wall_seconds": round(time.perf_counter() - started, 3),
+        },
+    }

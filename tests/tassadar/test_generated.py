@@ -1,0 +1,27 @@
+"""Random valid programs in the profile, against wasmtime (and a sample against wabt)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+
+from psionic.core.digest import digest_bytes
+from psionic.tassadar.ingress import load_wat
+from psionic.tassadar.interpreter import Machine
+from psionic.tassadar.trace import decode, encode
+from tests.tassadar.genprog import programs
+from tests.tassadar.oracle import run_wasmtime
+
+SETTINGS = settings(max_examples=160, derandomize=True, deadline=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+@SETTINGS
+@given(programs())
+def test_generated_programs_agree_with_wasmtime(case: tuple) -> None:
+    wat, args, inputs = case
+    program = load_wat(wat)
+    ours = Machine(program.program, inputs).run("run", args)
+    theirs = run_wasmtime(program.wasm, "run", args, inputs)
+    assert (ours.trap, ours.result, ours.outputs) == (theirs.trap, theirs.result, theirs.outputs)
+    assert digest_bytes(ours.memory) == theirs.memory_digest
+    assert encode(decode(ours.tokens)) == ours.tokens
