@@ -20,7 +20,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from psionic.nn import functional as F
-from psionic.nn import ops
 from psionic.nn.layers import Embedding, Linear, RMSNorm
 from psionic.nn.module import Module, ModuleList
 
@@ -60,8 +59,14 @@ class DecoderConfig:
 
 
 class KVStore(Protocol):
+    """Where one sequence keeps its keys and values; it also runs attention over them,
+    so a paged store can read its blocks in place."""
+
     def write(self, layer: int, start: int, k: np.ndarray, v: np.ndarray) -> None: ...
-    def read(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def attend(
+        self, layer: int, q: np.ndarray, start: int, scale: float, window: int | None
+    ) -> np.ndarray: ...
 
 
 @dataclass(slots=True)
@@ -82,7 +87,11 @@ class StepFacts:
     attention_keys: list[int] = field(default_factory=list)
 
 
-TensorGetter = Callable[[str], Any]
+class TensorGetter(Protocol):
+    """Returns the tensor ``name`` checked against ``shape`` (numpy order); with
+    ``optional`` a missing tensor gives None instead of ``MissingTensor``."""
+
+    def __call__(self, name: str, shape: tuple[int, ...], optional: bool = False) -> Any: ...
 
 
 class Attention(Module):
@@ -90,13 +99,19 @@ class Attention(Module):
         super().__init__()
         self.cfg = cfg
         self.layer = layer
-        self.q_proj = Linear(get(f"{prefix}.attn_q.weight"), get(f"{prefix}.attn_q.bias", None))
-        self.k_proj = Linear(get(f"{prefix}.attn_k.weight"), get(f"{prefix}.attn_k.bias", None))
-        self.v_proj = Linear(get(f"{prefix}.attn_v.weight"), get(f"{prefix}.attn_v.bias", None))
-        self.o_proj = Linear(get(f"{prefix}.attn_output.weight"), get(f"{prefix}.attn_output.bias", None))
+        q_dim, kv_dim, d = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim, cfg.d_model
+
+        def linear(name: str, out_dim: int, in_dim: int) -> Linear:
+            weight = get(f"{prefix}.{name}.weight", (out_dim, in_dim))
+            return Linear(weight, get(f"{prefix}.{name}.bias", (out_dim,), optional=True))
+
+        self.q_proj = linear("attn_q", q_dim, d)
+        self.k_proj = linear("attn_k", kv_dim, d)
+        self.v_proj = linear("attn_v", kv_dim, d)
+        self.o_proj = linear("attn_output", d, q_dim)
         if cfg.qk_norm:
-            self.q_norm = RMSNorm(get(f"{prefix}.attn_q_norm.weight"), cfg.rms_eps)
-            self.k_norm = RMSNorm(get(f"{prefix}.attn_k_norm.weight"), cfg.rms_eps)
+            self.q_norm = RMSNorm(get(f"{prefix}.attn_q_norm.weight", (cfg.head_dim,)), cfg.rms_eps)
+            self.k_norm = RMSNorm(get(f"{prefix}.attn_k_norm.weight", (cfg.head_dim,)), cfg.rms_eps)
         sliding = cfg.is_sliding(layer)
         base = cfg.rope_base_sliding if sliding and cfg.rope_base_sliding else cfg.rope_base
         self.freqs = F.rope_frequencies(cfg.rope_dim, base)
@@ -120,8 +135,7 @@ class Attention(Module):
         for seg in segments:
             rows = slice(row, row + seg.length)
             seg.kv.write(self.layer, seg.start, k[rows], v[rows])
-            keys, values = seg.kv.read(self.layer, seg.start + seg.length)
-            out[rows] = ops.attention(q[rows], keys, values, seg.start, cfg.attn_scale, self.window)
+            out[rows] = seg.kv.attend(self.layer, q[rows], seg.start, cfg.attn_scale, self.window)
             row += seg.length
         return self.o_proj(out.reshape(n, cfg.n_heads * cfg.head_dim))
 
@@ -131,9 +145,9 @@ class MLP(Module):
 
     def __init__(self, cfg: DecoderConfig, get: TensorGetter, prefix: str) -> None:
         super().__init__()
-        self.gate_proj = Linear(get(f"{prefix}.ffn_gate.weight"))
-        self.up_proj = Linear(get(f"{prefix}.ffn_up.weight"))
-        self.down_proj = Linear(get(f"{prefix}.ffn_down.weight"))
+        self.gate_proj = Linear(get(f"{prefix}.ffn_gate.weight", (cfg.d_ff, cfg.d_model)))
+        self.up_proj = Linear(get(f"{prefix}.ffn_up.weight", (cfg.d_ff, cfg.d_model)))
+        self.down_proj = Linear(get(f"{prefix}.ffn_down.weight", (cfg.d_model, cfg.d_ff)))
         self.act = ACTIVATIONS[cfg.activation]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -147,13 +161,14 @@ class Block(Module):
         super().__init__()
         prefix = f"blk.{layer}"
         self.cfg = cfg
-        self.input_layernorm = RMSNorm(get(f"{prefix}.attn_norm.weight"), cfg.rms_eps)
+        d = (cfg.d_model,)
+        self.input_layernorm = RMSNorm(get(f"{prefix}.attn_norm.weight", d), cfg.rms_eps)
         self.self_attn = Attention(cfg, layer, get, prefix)
-        self.post_attention_layernorm = RMSNorm(get(f"{prefix}.ffn_norm.weight"), cfg.rms_eps)
+        self.post_attention_layernorm = RMSNorm(get(f"{prefix}.ffn_norm.weight", d), cfg.rms_eps)
         self.mlp = MLP(cfg, get, prefix)
         if cfg.sandwich_norm:
-            self.post_attention_norm = RMSNorm(get(f"{prefix}.post_attention_norm.weight"), cfg.rms_eps)
-            self.post_feedforward_norm = RMSNorm(get(f"{prefix}.post_ffw_norm.weight"), cfg.rms_eps)
+            self.post_attention_norm = RMSNorm(get(f"{prefix}.post_attention_norm.weight", d), cfg.rms_eps)
+            self.post_feedforward_norm = RMSNorm(get(f"{prefix}.post_ffw_norm.weight", d), cfg.rms_eps)
 
     def forward(self, x: np.ndarray, positions: np.ndarray, segments: Sequence[Segment]) -> np.ndarray:
         h = self.self_attn(self.input_layernorm(x), positions, segments)
@@ -172,10 +187,11 @@ class DecoderModel(Module):
     def __init__(self, cfg: DecoderConfig, get: TensorGetter) -> None:
         super().__init__()
         self.config = cfg
-        self.embed_tokens = Embedding(get("token_embd.weight"))
+        table = (cfg.vocab_size, cfg.d_model)
+        self.embed_tokens = Embedding(get("token_embd.weight", table))
         self.layers = ModuleList([Block(cfg, i, get) for i in range(cfg.n_layers)])
-        self.norm = RMSNorm(get("output_norm.weight"), cfg.rms_eps)
-        output = get("output.weight", None)
+        self.norm = RMSNorm(get("output_norm.weight", (cfg.d_model,)), cfg.rms_eps)
+        output = get("output.weight", table, optional=True)
         # Tied embeddings: the output projection reads the embedding table.
         self.lm_head = Linear(output if output is not None else self.embed_tokens.weight.data)
 

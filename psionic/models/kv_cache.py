@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from psionic.core.errors import ContextOverflow
+from psionic.nn import ops
 
 
 class KVCache:
@@ -36,3 +37,10 @@ class KVCache:
     def read(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Keys and values of positions 0 .. end-1 (views, no copy)."""
         return self.keys[layer, :end], self.values[layer, :end]
+
+    def attend(
+        self, layer: int, q: np.ndarray, start: int, scale: float, window: int | None
+    ) -> np.ndarray:
+        """Causal attention of (T, H, D) queries at positions start.. over this cache."""
+        keys, values = self.read(layer, start + q.shape[0])
+        return ops.attention(q, keys, values, start, scale, window)

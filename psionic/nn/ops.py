@@ -1,7 +1,8 @@
 """The hot operations of the model families, dispatched to backend kernels.
 
-Float weights (numpy arrays) take the reference path in
-``psionic.nn.functional``; quantized matrices take the cpu backend's kernels.
+Weight matrices are ``QuantMatrix`` records (float or block-quantized) and run
+on the cpu backend's batch-invariant kernels; plain numpy arrays take the
+reference path in ``psionic.nn.functional`` (tests and small tools).
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ from typing import Any
 
 import numpy as np
 
+from psionic.backends.cpu import matmul as cpu
+from psionic.backends.quant_matrix import QuantMatrix
 from psionic.nn import functional as F
 
 
 def linear(x: np.ndarray, weight: Any) -> np.ndarray:
     """x (T, in) @ weight^T -> (T, out), f32."""
-    if isinstance(weight, np.ndarray):
-        return np.ascontiguousarray(x, dtype=np.float32) @ weight.astype(np.float32, copy=False).T
-    raise TypeError(f"no kernel for weight of type {type(weight).__name__}")
+    if isinstance(weight, QuantMatrix):
+        return cpu.matmul(np.ascontiguousarray(x, dtype=np.float32), weight)
+    return np.ascontiguousarray(x, dtype=np.float32) @ np.asarray(weight, dtype=np.float32).T
 
 
 def embed(weight: Any, ids: np.ndarray) -> np.ndarray:
-    if isinstance(weight, np.ndarray):
-        return weight[ids].astype(np.float32)
-    raise TypeError(f"no kernel for weight of type {type(weight).__name__}")
+    if isinstance(weight, QuantMatrix):
+        return cpu.get_rows(weight, np.asarray(ids, dtype=np.int64))
+    return np.asarray(weight, dtype=np.float32)[ids]
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:

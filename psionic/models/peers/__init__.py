@@ -1,0 +1,1 @@
+"""Peers that benchmarks measure against, each driven in its own process."""
