@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import typeof_impl
 
 from psionic.backends.cpu import MATMUL_DTYPES
 from psionic.backends.cpu.simd import (
@@ -41,10 +42,23 @@ from psionic.core.errors import UnsupportedQuantType
 
 @dataclass(frozen=True, slots=True)
 class KernelFormat:
-    """One weight format the CPU kernels decode: its dtype and kernel code."""
+    """One weight format the CPU kernels decode: its dtype and kernel code.
+
+    Passed to a kernel, it is typed as the integer literal ``code``: numba
+    compiles (and caches) one specialisation per format and the dispatcher
+    finds it from the argument's type alone, with no per-call recompile check.
+    """
 
     dtype: DType
     code: int  # the literal ``fmt`` the kernels specialise on
+
+    def __index__(self) -> int:  # numba unboxes the argument as this integer
+        return self.code
+
+
+@typeof_impl.register(KernelFormat)
+def _typeof_kernel_format(val: KernelFormat, c: object) -> types.IntegerLiteral:
+    return types.IntegerLiteral(val.code)
 
 
 FORMATS: dict[str, KernelFormat] = {}

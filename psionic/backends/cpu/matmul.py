@@ -31,8 +31,9 @@ True
 from __future__ import annotations
 
 import numpy as np
-from numba import literally, njit, prange
+from numba import njit, prange
 
+from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
 from psionic.backends.cpu.formats import deq16, kernel_format
 from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
 from psionic.backends.quant_matrix import QuantMatrix
@@ -40,14 +41,20 @@ from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
 
 TILE_M = 4  # activation rows per register tile
 TILE_N = 4  # weight rows per register tile
+BLOCK_N = 16  # weight rows decoded together and swept over all of x
 SMALL_M = 4  # below this many rows, decode weights straight from the packed bytes
 
 
 @njit(cache=True)
 def _dot_packed(fmt, row, xr, nch):  # type: ignore[no-untyped-def]
+    # Two chunks per step so both halves of a 32-element block share one decode
+    # of its scales; the fma order is still chunk 0, 1, 2, ... .
     acc = vzero()
-    for c in range(nch):
+    for c in range(0, nch - 1, 2):
         acc = vfma(deq16(fmt, row, c), vload(xr, 16 * c), acc)
+        acc = vfma(deq16(fmt, row, c + 1), vload(xr, 16 * c + 16), acc)
+    if nch & 1:
+        acc = vfma(deq16(fmt, row, nch - 1), vload(xr, 16 * (nch - 1)), acc)
     return vsum(acc)
 
 
@@ -61,8 +68,10 @@ def _dot_f32(wr, xr, nch):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, parallel=True)
 def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
-    """Few activation rows: each weight row is decoded in registers as it is used."""
-    literally(fmt)
+    """Few activation rows: each weight row is decoded in registers as it is used.
+
+    ``fmt`` arrives as a ``KernelFormat``, typed as a literal: one specialisation per format.
+    """
     nch = x.shape[1] // 16
     for n in prange(w.shape[0]):
         row = w[n]
@@ -101,34 +110,40 @@ def _tile_4x4(x, m0, buf, out, n0, nch):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, parallel=True)
 def _matmul_tiled(x, w, out, fmt):  # type: ignore[no-untyped-def]
-    """Many activation rows: decode TILE_N weight rows once, reuse them for every row of x."""
-    literally(fmt)
+    """Many activation rows: decode BLOCK_N weight rows once, reuse them for every row of x.
+
+    ``fmt`` is a plain integer code here: decoding is a small, amortised share of the work,
+    so one compiled kernel serves every format.
+    """
     m_rows, k = x.shape
     n_rows = w.shape[0]
     nch = k // 16
-    n_tiles = (n_rows + TILE_N - 1) // TILE_N
-    for t in prange(n_tiles):
-        n0 = t * TILE_N
-        nn = min(TILE_N, n_rows - n0)
-        buf = np.zeros((TILE_N, k), np.float32)
+    n_blocks = (n_rows + BLOCK_N - 1) // BLOCK_N
+    for blk in prange(n_blocks):
+        n0 = blk * BLOCK_N
+        nn = min(BLOCK_N, n_rows - n0)
+        buf = np.zeros((BLOCK_N, k), np.float32)
         for r in range(nn):
             row = w[n0 + r]
             dst = buf[r]
             for c in range(nch):
                 vstore(dst, 16 * c, deq16(fmt, row, c))
+        full = nn - nn % TILE_N  # weight rows covered by whole 4 x 4 tiles
         m0 = 0
-        if nn == TILE_N:
-            while m0 + TILE_M <= m_rows:
-                _tile_4x4(x, m0, buf, out, n0, nch)
-                m0 += TILE_M
-        for m in range(m0, m_rows):
-            for r in range(nn):
+        while m0 + TILE_M <= m_rows:
+            # the same four rows of x meet every tile of the block while they are in L1
+            for r0 in range(0, full, TILE_N):
+                _tile_4x4(x, m0, buf[r0 : r0 + TILE_N], out, n0 + r0, nch)
+            m0 += TILE_M
+        for m in range(m_rows):
+            first = full if m < m0 else 0
+            for r in range(first, nn):
                 out[m, n0 + r] = _dot_f32(buf[r], x[m], nch)
 
 
 @njit(cache=True, parallel=True)
 def _get_rows(w, ids, out, fmt):  # type: ignore[no-untyped-def]
-    literally(fmt)
+    """Decode rows ``ids``; ``fmt`` is a plain integer code (one kernel for every format)."""
     nch = out.shape[1] // 16
     for i in prange(ids.shape[0]):
         row = w[ids[i]]
@@ -151,7 +166,7 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
     ``x`` is converted to C-contiguous float32 if it is not already; ``out``, if
     given, must be a C-contiguous float32 ``(M, N)`` array and is returned.
     """
-    fmt = kernel_format(w.dtype).code
+    fmt = kernel_format(w.dtype)
     _check_k(w)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] != w.cols:
@@ -172,7 +187,7 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
     if x.shape[0] < SMALL_M:
         _matmul_rows(x, w.data, out, fmt)
     else:
-        _matmul_tiled(x, w.data, out, fmt)
+        _matmul_tiled(x, w.data, out, fmt.code)
     return out
 
 
@@ -181,7 +196,7 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
 
     Only the selected rows are decoded; the values equal the reference dequantization.
     """
-    fmt = kernel_format(w.dtype).code
+    fmt = kernel_format(w.dtype)
     _check_k(w)
     idx = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
     if idx.size and (idx.min() < 0 or idx.max() >= w.rows):
@@ -191,5 +206,5 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
         )
     out = np.empty((idx.size, w.cols), np.float32)
     if idx.size:
-        _get_rows(w.data, idx, out, fmt)
+        _get_rows(w.data, idx, out, fmt.code)
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
 from psionic.backends.cpu.simd import vfma, vload, vmul, vsplat, vstore, vsum, vzero
 from psionic.core.errors import TensorShapeMismatch
 

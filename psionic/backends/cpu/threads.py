@@ -3,15 +3,25 @@
 The kernels parallelise with numba ``prange``; the count applies to the
 calling thread (numba keeps it thread-local) and is capped by the pool size
 fixed at start-up (``NUMBA_NUM_THREADS``, by default the number of cores).
+
+Importing this module (every kernel module does) makes OpenMP workers sleep
+as soon as a parallel region ends (``OMP_WAIT_POLICY=PASSIVE``) unless the
+environment says otherwise: on a small shared machine, workers that spin
+between kernels take the core the launching thread needs, and launches then
+wait milliseconds instead of microseconds. It must be set before the first
+parallel kernel loads the OpenMP runtime.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-import numba
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from psionic.core.errors import InvalidInput
+import numba  # noqa: E402
+
+from psionic.core.errors import InvalidInput  # noqa: E402
 
 
 def max_threads() -> int:
@@ -37,4 +47,9 @@ def thread_facts() -> dict[str, Any]:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         layer = str(numba.config.THREADING_LAYER)
-    return {"threads": get_num_threads(), "max_threads": max_threads(), "threading_layer": layer}
+    return {
+        "threads": get_num_threads(),
+        "max_threads": max_threads(),
+        "threading_layer": layer,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+    }
