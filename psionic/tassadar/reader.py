@@ -48,7 +48,7 @@ class Reader:
             shift += 7
             if not b & 0x80:
                 break
-            if shift >= bits + 7:
+            if shift >= bits:
                 raise self.fail("integer representation too long", start)
         if result >> bits:
             raise self.fail("integer too large", start)
@@ -64,7 +64,7 @@ class Reader:
             shift += 7
             if not b & 0x80:
                 break
-            if shift >= bits + 7:
+            if shift >= bits:
                 raise self.fail("integer representation too long", start)
         if b & 0x40:
             result -= 1 << shift

@@ -8,8 +8,9 @@ from psionic.core.digest import digest_bytes
 from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.trace import decode, encode
-from tests.tassadar.genprog import programs
-from tests.tassadar.oracle import run_wasmtime
+
+from .genprog import programs
+from .oracle import run_wasmtime
 
 SETTINGS = settings(max_examples=160, derandomize=True, deadline=None,
                     suppress_health_check=list(HealthCheck))

@@ -9,9 +9,10 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.trace import decode
 from psionic.tassadar.workloads import WORKLOADS
-from tests.tassadar.conftest import HAS_CLANG, needs_wabt
-from tests.tassadar.genprog import programs
-from tests.tassadar.wabt import project, wabt_opcodes
+
+from .genprog import programs
+from .markers import HAS_CLANG, needs_wabt
+from .wabt import project, wabt_opcodes
 
 ZEROS = [0] * 100_000  # wasm-interp's dummy imports return 0
 

@@ -18,8 +18,9 @@ from psionic.tassadar.workloads import (
     hungarian_instance,
     sudoku_cells,
 )
-from tests.tassadar.conftest import needs_clang
-from tests.tassadar.oracle import run_wasmtime
+
+from .markers import needs_clang
+from .oracle import run_wasmtime
 
 
 def _params(slow: bool) -> list:
