@@ -95,8 +95,9 @@ class GGUFModelFile:
     ) -> GGUFModelFile:
         """Map and validate ``path``; ``architectures=None`` accepts any architecture."""
         path = Path(path)
-        buf = _map(path)
-        header = parse_header(memoryview(buf), str(path))
+        mm = _map(path)
+        header = parse_header(memoryview(mm), str(path))
+        buf = np.frombuffer(mm, dtype=np.uint8)
         architecture = _architecture(header.metadata, path, architectures)
         tensors = _tensors(header, buf, path)
         return cls(
@@ -172,8 +173,8 @@ def open_gguf(
     return GGUFModelFile.open(path, architectures)
 
 
-def _map(path: Path) -> np.ndarray:
-    """The whole file as a read-only uint8 array backed by a memory map."""
+def _map(path: Path) -> mmap.mmap:
+    """The whole file, mapped read-only."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -184,7 +185,7 @@ def _map(path: Path) -> np.ndarray:
         raise ModelNotFound(f"{path}: no such file", path=str(path)) from None
     except OSError as e:
         raise InvalidInput(f"{path}: cannot read: {e.strerror or e}", path=str(path)) from None
-    return np.frombuffer(mm, dtype=np.uint8)
+    return mm
 
 
 def _architecture(
