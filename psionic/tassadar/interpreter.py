@@ -27,6 +27,7 @@ from psionic.tassadar.program import Program
 from psionic.tassadar.semantics import M32, Trap, signed
 
 MAX_PAGES = 65536
+FLUSH_STEPS = 1 << 16  # steps between moves of the token buffer into the compact trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Outcome:
     outputs: tuple[int, ...]
     trap: str | None
     steps: int
-    tokens: array  # array('I') of trace token ids
+    tokens: array  # array('H') of trace token ids
     memory: bytes
     globals: tuple[int, ...]
 
@@ -66,7 +67,8 @@ class Machine:
         self.limits = limits or Limits()
         module = program.module
         self.stack: list[int] = []
-        self.tokens: list[int] = []
+        self.tokens: list[int] = []  # the hot buffer the step closures append to
+        self.trace = array("H")  # every token so far (ids < 65536), flushed from ``tokens``
         self.returns: list[int] = []
         self.globals: list[int] = [g.init for g in module.globals]
         self.memory = bytearray()
@@ -142,19 +144,29 @@ class Machine:
     def _execute(self, pc: int) -> None:
         code = self._code
         assert code is not None
-        budget = self.limits.max_steps - self.steps
-        n = 0
-        try:
-            for n in range(budget):  # noqa: B007 - n is the step count on exit
-                pc = code[pc]()
-        except _Halt:
-            self.steps += n
-            return
-        except Trap:
-            self.steps += n + 1
-            raise
-        self.steps += budget
+        remaining = self.limits.max_steps - self.steps
+        while remaining > 0:
+            chunk = min(remaining, FLUSH_STEPS)
+            n = 0
+            try:
+                for n in range(chunk):  # noqa: B007 - n is the step count on exit
+                    pc = code[pc]()
+            except _Halt:
+                self.steps += n
+                return
+            except Trap:
+                self.steps += n + 1
+                raise
+            finally:
+                self._flush()
+            self.steps += chunk
+            remaining -= chunk
         raise Trap("step_limit_exceeded")
+
+    def _flush(self) -> None:
+        """Move the hot token buffer (a list: fastest to append) into the compact trace."""
+        self.trace.extend(self.tokens)
+        self.tokens.clear()
 
     def _invoke(self, index: int, args: Sequence[int]) -> None:
         module = self.program.module
@@ -204,10 +216,11 @@ class Machine:
             if module.start is not None:
                 self._invoke(module.start, [])
             self._invoke(index, masked)
-            self.tokens.append(tr.HALT_ID)
+            self.trace.append(tr.HALT_ID)
         except Trap as t:
             trap = t.kind
-            self.tokens.append(tr.TRAP_ID[t.kind])
+            self._flush()
+            self.trace.append(tr.TRAP_ID[t.kind])
         result: tuple[int, ...] = ()
         if trap is None:
             result = tuple(
@@ -218,7 +231,7 @@ class Machine:
             outputs=tuple(signed(v, 32) for v in self.outputs),
             trap=trap,
             steps=self.steps,
-            tokens=array("I", self.tokens),
+            tokens=self.trace,
             memory=bytes(self.memory),
             globals=tuple(self.globals),
         )

@@ -135,8 +135,8 @@ class Trace:
 
 
 def encode(trace: Trace) -> array:
-    """Token ids of ``trace`` (an ``array('I')``)."""
-    out = array("I")
+    """Token ids of ``trace`` (an ``array('H')``: every id is below 65536)."""
+    out = array("H")
     for step in trace.steps:
         if step.op not in OP_ID:
             raise InvalidInput(f"{step.op!r} is not a step opcode of {ABI}")
@@ -187,18 +187,20 @@ def decode(tokens: Sequence[int] | Iterable[int]) -> Trace:
 
 def token_bytes(tokens: Sequence[int]) -> bytes:
     """The digest's byte encoding: each id as a little-endian unsigned 32-bit integer."""
-    arr = tokens if isinstance(tokens, array) and tokens.typecode == "I" else array("I", tokens)
+    arr = array("I", tokens)
     if arr.itemsize != 4:  # pragma: no cover - every supported platform has 4-byte 'I'
-        arr = array("L", arr)
+        raise RuntimeError("array('I') is not 32-bit here")
     if sys.byteorder != "little":  # pragma: no cover
-        arr = array(arr.typecode, arr)
         arr.byteswap()
     return arr.tobytes()
 
 
-def trace_digest(tokens: Sequence[int]) -> str:
-    """``sha256:<hex>`` over ``token_bytes(tokens)``."""
-    return "sha256:" + hashlib.sha256(token_bytes(tokens)).hexdigest()
+def trace_digest(tokens: Sequence[int], chunk: int = 1 << 20) -> str:
+    """``sha256:<hex>`` over ``token_bytes(tokens)``, hashed a chunk at a time."""
+    h = hashlib.sha256()
+    for start in range(0, len(tokens), chunk):
+        h.update(token_bytes(tokens[start : start + chunk]))
+    return "sha256:" + h.hexdigest()
 
 
 def render(tokens: Sequence[int], limit: int | None = None) -> str:
