@@ -120,5 +120,5 @@ def workloads(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         mark = " (slow)" if row["slow"] else ""
-        print(f"{row['name']:<24} {Path(row['file']).name:<26} args={row['args']}{mark}")
+        print(f"{row['name']:<24} {Path(str(row['file'])).name:<26} args={row['args']}{mark}")
     return 0

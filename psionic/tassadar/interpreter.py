@@ -181,9 +181,10 @@ class Machine:
         """The function index of export ``entry``; by default ``run``, else a parameterless ``main``."""
         module = self.program.module
         if entry is None:
+            main = module.export("main")
             if module.export("run"):
                 entry = "run"
-            elif module.export("main") and not module.func_type(module.export("main").index).params:
+            elif main is not None and not module.func_type(main.index).params:
                 entry = "main"
             else:
                 names = sorted(e.name for e in module.exports if e.kind == "func")

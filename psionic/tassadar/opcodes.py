@@ -158,9 +158,9 @@ _CONVERSIONS = [
     "f64.convert_i64_u", "f64.promote_f32", "i32.reinterpret_f32", "i64.reinterpret_f64",
     "f32.reinterpret_i32", "f64.reinterpret_i64",
 ]
-for _k, _name in enumerate(_CONVERSIONS):
-    if _name:
-        FOREIGN[0xA8 + _k] = _name
+for _k, _conv in enumerate(_CONVERSIONS):
+    if _conv:
+        FOREIGN[0xA8 + _k] = _conv
 
 PREFIX_FC = 0xFC
 PREFIX_FD = 0xFD

@@ -84,6 +84,10 @@ class RunReport:
         }
 
 
+def _decimal(values: Sequence[int]) -> list[str]:
+    return [str(int(v)) for v in values]
+
+
 def run_program(
     program: LoadedProgram,
     entry: str | None = None,
@@ -103,17 +107,18 @@ def run_program(
     seconds = round(time.perf_counter() - started, 6)
     tdigest = trace_digest(outcome.tokens)
     mdigest = digest_bytes(outcome.memory)
+    # Canonical JSON holds integers only up to 2**53: Wasm values go in as decimal strings.
     request = {
         "program": program.digest,
         "entry": entry_name,
-        "args": [int(a) for a in args],
-        "inputs": [int(v) for v in inputs],
+        "args": _decimal(args),
+        "inputs": _decimal(inputs),
         "limits": asdict(limits),
         "profile": PROFILE,
     }
     output = {
-        "result": list(outcome.result),
-        "outputs": list(outcome.outputs),
+        "result": _decimal(outcome.result),
+        "outputs": _decimal(outcome.outputs),
         "trap": outcome.trap,
         "steps": outcome.steps,
         "tokens": len(outcome.tokens),

@@ -430,7 +430,9 @@ def validate(module: Module) -> Program:
             raise _fail("function type out of range", offset=fn.offset)
         functions.append(CompiledFunction(index, module.types[fn.type_index], len(code), fn.locals))
         _FunctionCompiler(module, index, fn, code).run()
-    frozen = tuple(Op(name, _freeze(args), offset, func) for name, args, offset, func in code)
+    frozen = tuple(
+        Op(name, tuple(_freeze(a) for a in args), offset, func) for name, args, offset, func in code
+    )
     return Program(module, frozen, tuple(functions))
 
 

@@ -49,6 +49,13 @@ def test_run_reports_traps_and_limits(capsys) -> None:
     assert data["trap"] == "step_limit_exceeded" and data["steps"] == 50
 
 
+def test_i64_values_survive_the_receipt(capsys) -> None:
+    data = _json(capsys, ["tassadar", "run", str(get("i64_arith").path), "--args",
+                          "-1234567890123", "98765432109", "--json"])
+    assert data["result"] == [-61207865415807729]
+    assert ExecutionReceipt.from_dict(data["receipt"]).kind == "tassadar_run"
+
+
 def test_run_entry_and_human_output(capsys, tmp_path: Path) -> None:
     wat = tmp_path / "m.wat"
     wat.write_text('(module (func (export "main") (result i32) i32.const 5)'
