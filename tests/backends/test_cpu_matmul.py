@@ -20,12 +20,24 @@ MakeMatrix = Callable[[str, int, int], QuantMatrix]
 N_ROWS, K_COLS = 38, 512
 
 
+# Formats whose decoders fuse ``d * q + m`` into one rounding (see formats.py).
+FUSED_OFFSET = ("q4_1", "q5_1", "q4_k", "q5_k")
+
+
 @pytest.mark.parametrize("name", FORMATS)
 def test_get_rows_equals_the_reference_dequantization(name: str, make_matrix: MakeMatrix) -> None:
     w = make_matrix(name, N_ROWS, K_COLS)
     ids = [5, 0, 37, 5]
     got = get_rows(w, np.array(ids))
-    np.testing.assert_array_equal(got.view(np.uint32), dequantize(w)[ids].view(np.uint32))
+    want = dequantize(w)[ids]
+    if name not in FUSED_OFFSET:
+        # the same values (q4_0's fused form may give +0.0 where the reference has -0.0)
+        np.testing.assert_array_equal(got, want)
+    else:
+        # one rounding instead of two: within an ulp of the larger of the two terms
+        ulp = np.spacing(np.maximum(np.abs(want), np.abs(got)) + np.float32(1e-30)) * 4
+        assert np.all(np.abs(got - want) <= ulp)
+        assert np.mean(got == want) > 0.5
 
 
 @pytest.mark.parametrize("name", FORMATS)

@@ -9,9 +9,10 @@ sliding ``window``, only ``j > p - window``). Head ``h`` reads kv head
 
 Numerics, per (query, head), always in this order: scores
 ``s_j = dot16(q, k_j) * scale`` (16-lane fma dot, fixed ``vsum`` tree);
-``mx = max_j s_j``; ``e_j = exp(s_j - mx)``; ``den = sum_j e_j`` added in
-increasing ``j``; ``o = sum_j e_j * v_j`` as lane-wise fma in increasing
-``j``; output ``o * (1 / den)``. Every (query, head) is computed on its own,
+``mx = max_j s_j``; ``e_j = vexp(s_j - mx)`` (``simd.vexp``, a fixed
+polynomial, not the host libm); ``den`` = the ``vsum`` of 16 lane sums, lane
+``l`` adding ``e_j`` for ``j = l, l + 16, ...`` in order; ``o = sum_j e_j *
+v_j`` as lane-wise fma in increasing ``j``; output ``o * (1 / den)``. Every (query, head) is computed on its own,
 so a query's output is the same bits whether it is computed in a prefill
 chunk or alone at decode, and a sequence never depends on any other.
 
@@ -27,7 +28,18 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
-from psionic.backends.cpu.simd import vfma, vload, vmul, vsplat, vstore, vsum, vzero
+from psionic.backends.cpu.simd import (
+    vadd,
+    vexp,
+    vfma,
+    vload,
+    vmul,
+    vsplat,
+    vstore,
+    vsub,
+    vsum,
+    vzero,
+)
 from psionic.core.errors import TensorShapeMismatch
 
 
@@ -38,40 +50,77 @@ def _attention(q, k, v, scale, window, out):  # type: ignore[no-untyped-def]
     group = n_heads // n_kv
     nch = d // 16
     start = t_total - t_new
+    kf = k.reshape(-1)
+    vf = v.reshape(-1)
     for item in prange(t_new * n_heads):
-        i = item // n_heads
+        # Zig-zag over queries (0, T-1, 1, T-2, ...) so that every thread's contiguous
+        # share of items holds short and long causal rows alike.
+        slot = item // n_heads
         h = item % n_heads
+        i = slot // 2 if slot % 2 == 0 else t_new - 1 - slot // 2
         g = h // group
         pos = start + i
         first = 0
         if window > 0 and pos - window + 1 > 0:
             first = pos - window + 1
+        n_keys = pos + 1 - first
+        padded = (n_keys + 15) // 16 * 16
         qr = q[i, h]
-        scores = np.empty(pos + 1 - first, np.float32)
-        mx = np.float32(-np.inf)
-        for j in range(first, pos + 1):
-            kr = k[j, g]
+        scores = np.empty(padded, np.float32)
+        # Four keys at a time: four independent fma chains over the chunks of q.
+        stride = n_kv * d
+        for j0 in range(0, n_keys - 3, 4):
+            at = ((first + j0) * n_kv + g) * d
+            a0 = vzero(); a1 = vzero(); a2 = vzero(); a3 = vzero()  # noqa: E702
+            for c in range(nch):
+                qv = vload(qr, 16 * c)
+                a0 = vfma(qv, vload(kf, at + 16 * c), a0)
+                a1 = vfma(qv, vload(kf, at + stride + 16 * c), a1)
+                a2 = vfma(qv, vload(kf, at + 2 * stride + 16 * c), a2)
+                a3 = vfma(qv, vload(kf, at + 3 * stride + 16 * c), a3)
+            scores[j0] = vsum(a0) * scale
+            scores[j0 + 1] = vsum(a1) * scale
+            scores[j0 + 2] = vsum(a2) * scale
+            scores[j0 + 3] = vsum(a3) * scale
+        for j in range(n_keys - n_keys % 4, n_keys):
+            at = ((first + j) * n_kv + g) * d
             acc = vzero()
             for c in range(nch):
-                acc = vfma(vload(qr, 16 * c), vload(kr, 16 * c), acc)
-            s = vsum(acc) * scale
-            scores[j - first] = s
-            if s > mx:
-                mx = s
-        den = np.float32(0.0)
+                acc = vfma(vload(qr, 16 * c), vload(kf, at + 16 * c), acc)
+            scores[j] = vsum(acc) * scale
+        mx = np.float32(-np.inf)
+        for j in range(n_keys):
+            if scores[j] > mx:
+                mx = scores[j]
+        for j in range(n_keys, padded):
+            scores[j] = -np.inf
+        top = vsplat(mx)
+        den = vzero()
+        for j0 in range(0, padded, 16):
+            e = vexp(vsub(vload(scores, j0), top))
+            vstore(scores, j0, e)
+            den = vadd(den, e)
+        inv = vsplat(np.float32(1.0) / vsum(den))
         orow = out[i, h]
-        for c in range(nch):
-            vstore(orow, 16 * c, vzero())
-        for j in range(first, pos + 1):
-            e = np.float32(np.exp(scores[j - first] - mx))
-            den += e
-            es = vsplat(e)
-            vr = v[j, g]
-            for c in range(nch):
-                vstore(orow, 16 * c, vfma(es, vload(vr, 16 * c), vload(orow, 16 * c)))
-        inv = vsplat(np.float32(1.0) / den)
-        for c in range(nch):
-            vstore(orow, 16 * c, vmul(vload(orow, 16 * c), inv))
+        # Four output chunks at a time: four independent fma chains over j.
+        for c0 in range(0, nch - 3, 4):
+            a0 = vzero(); a1 = vzero(); a2 = vzero(); a3 = vzero()  # noqa: E702
+            for j in range(n_keys):
+                e = vsplat(scores[j])
+                at = ((first + j) * n_kv + g) * d + 16 * c0
+                a0 = vfma(e, vload(vf, at), a0)
+                a1 = vfma(e, vload(vf, at + 16), a1)
+                a2 = vfma(e, vload(vf, at + 32), a2)
+                a3 = vfma(e, vload(vf, at + 48), a3)
+            vstore(orow, 16 * c0, vmul(a0, inv))
+            vstore(orow, 16 * c0 + 16, vmul(a1, inv))
+            vstore(orow, 16 * c0 + 32, vmul(a2, inv))
+            vstore(orow, 16 * c0 + 48, vmul(a3, inv))
+        for c in range(nch - nch % 4, nch):
+            acc = vzero()
+            for j in range(n_keys):
+                acc = vfma(vsplat(scores[j]), vload(vf, ((first + j) * n_kv + g) * d + 16 * c), acc)
+            vstore(orow, 16 * c, vmul(acc, inv))
 
 
 def attention(

@@ -6,12 +6,21 @@ literal, so each kernel is compiled once per format with only that format's
 branch; the chain of ``if fmt == ...`` below is how numba specialises, and the
 Python-side registry ``FORMATS`` is the one place that names the formats.
 
-Every decoder computes exactly what the reference dequantizer
-(``psionic.backends.reference``, itself equal to ``gguf.quants.dequantize``)
-computes, operation for operation in float32: ``d * q`` and ``d * q + m``
-for the 32-element formats, ``(d * sc) * q - dmin * m`` for q4_k / q5_k and
-``(d * sc) * q`` for q6_k, where ``q`` is the small integer read from the
-bits. So kernels built on it see bit-for-bit the reference's weights.
+Values, against the reference dequantizer (``psionic.backends.reference``,
+itself bit-equal to ``gguf.quants.dequantize``), with ``q`` the small integer
+read from the bits:
+
+- scale-only formats (f32, f16, bf16, q8_0, q4_0, q5_0, q6_k) decode to
+  exactly the reference's float32 (``d * q``, ``(d * sc) * q``; for q4_0 the
+  fused ``fma(q, d, -8d)`` is the same single rounding of ``d * (q - 8)``,
+  except that a zero comes out as +0.0 where the reference may have -0.0);
+- formats with an offset (q4_1, q5_1, q4_k, q5_k) decode to
+  ``fma(q, d, m)`` / ``fma(q, d * sc, -(dmin * mn))``: one rounding where the
+  reference rounds the product and the sum separately, so a value may differ
+  from the reference by one unit in the last place.
+
+Four-bit formats go through ``simd.vnib_affine`` (a 16-entry table lookup on
+AVX-512 hosts, arithmetic elsewhere; identical values).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from psionic.backends.cpu import MATMUL_DTYPES
 from psionic.backends.cpu.simd import (
     f16_at,
     vadd,
+    vfma,
     vload_bf16b,
     vload_bits,
     vload_f16b,
@@ -33,6 +43,7 @@ from psionic.backends.cpu.simd import (
     vload_i8b,
     vload_u32_bits,
     vmul,
+    vnib_affine,
     vsplat,
     vsub,
 )
@@ -118,12 +129,11 @@ def deq16(fmt, row, c):  # type: ignore[no-untyped-def]
         return vmul(vload_i8b(row, at + 2 + 16 * (c & 1)), vsplat(f16_at(row, at)))
     if fmt == Q4_0:
         at = 18 * (c >> 1)
-        q = vsub(vload_bits(row, at + 2, 4 * (c & 1), 15), vsplat(np.float32(8.0)))
-        return vmul(q, vsplat(f16_at(row, at)))
+        d = f16_at(row, at)
+        return vnib_affine(row, at + 2, 4 * (c & 1), d, d * np.float32(-8.0))
     if fmt == Q4_1:
         at = 20 * (c >> 1)
-        q = vload_bits(row, at + 4, 4 * (c & 1), 15)
-        return vadd(vmul(q, vsplat(f16_at(row, at))), vsplat(f16_at(row, at + 2)))
+        return vnib_affine(row, at + 4, 4 * (c & 1), f16_at(row, at), f16_at(row, at + 2))
     if fmt == Q5_0:
         at = 22 * (c >> 1)
         q = vadd(
@@ -137,16 +147,15 @@ def deq16(fmt, row, c):  # type: ignore[no-untyped-def]
             vload_bits(row, at + 8, 4 * (c & 1), 15),
             vmul(vload_u32_bits(row, at + 4, 16 * (c & 1)), vsplat(np.float32(16.0))),
         )
-        return vadd(vmul(q, vsplat(f16_at(row, at))), vsplat(f16_at(row, at + 2)))
+        return vfma(q, vsplat(f16_at(row, at)), vsplat(f16_at(row, at + 2)))
     if fmt == Q4_K:
         at = 144 * (c >> 4)
         s = c & 15  # 16-element chunk within the super-block
         j = s >> 1  # 32-element sub-block
         sc, mn = _k_scale_min(row, at + 4, j)
-        q = vload_bits(row, at + 16 + 32 * (j >> 1) + 16 * (s & 1), 4 * (j & 1), 15)
         scale = f16_at(row, at) * sc
         offset = f16_at(row, at + 2) * mn
-        return vsub(vmul(q, vsplat(scale)), vsplat(offset))
+        return vnib_affine(row, at + 16 + 32 * (j >> 1) + 16 * (s & 1), 4 * (j & 1), scale, -offset)
     if fmt == Q5_K:
         at = 176 * (c >> 4)
         s = c & 15
@@ -157,7 +166,7 @@ def deq16(fmt, row, c):  # type: ignore[no-untyped-def]
         q = vadd(low, vmul(high, vsplat(np.float32(16.0))))
         scale = f16_at(row, at) * sc
         offset = f16_at(row, at + 2) * mn
-        return vsub(vmul(q, vsplat(scale)), vsplat(offset))
+        return vfma(q, vsplat(scale), vsplat(-offset))
     # Q6_K: chunk s of the super-block lies in half s >> 3, group g, lanes l0 .. l0 + 15.
     at = 210 * (c >> 4)
     s = c & 15

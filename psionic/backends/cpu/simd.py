@@ -25,6 +25,8 @@ keep every access inside the array.
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
+import numba
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -36,6 +38,21 @@ _F32 = ir.FloatType()
 _I32 = ir.IntType(32)
 _VF = ir.VectorType(_F32, LANES)
 _VI = ir.VectorType(_I32, LANES)
+
+
+def _host_has_avx512() -> bool:
+    """Whether kernels compile for this host with AVX-512F (numba's default target)."""
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f"))
+    except RuntimeError:
+        return False
+
+
+# A variable lane permute (vpermps) turns a 16-entry table lookup into one instruction.
+# Without AVX-512 the same values are computed arithmetically; results are identical.
+HAS_LANE_PERMUTE = _host_has_avx512()
 
 
 class F32x16(types.Type):
@@ -66,6 +83,13 @@ def _pointer(context, builder, aryty, ary, index, pointee):  # type: ignore[no-u
 def _splat_i32(context, builder, value, valty):  # type: ignore[no-untyped-def]
     scalar = context.cast(builder, value, valty, types.int32)
     undef = ir.Constant(_VI, ir.Undefined)
+    first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
+
+
+def _splat_f32(context, builder, value, valty):  # type: ignore[no-untyped-def]
+    scalar = context.cast(builder, value, valty, types.float32)
+    undef = ir.Constant(_VF, ir.Undefined)
     first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
     return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
 
@@ -182,6 +206,36 @@ def vload_bits(typingctx, arr, at, shift, mask):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
+def vnib_affine(typingctx, arr, at, shift, scale, offset):  # type: ignore[no-untyped-def]
+    """16 nibbles ``n_l = (arr[at + l] >> shift) & 15`` mapped to ``fma(n_l, scale, offset)``.
+
+    On AVX-512 hosts the sixteen possible values are computed once (one fma on
+    0..15) and looked up with a lane permute; elsewhere each lane is converted
+    and fused. Either way every lane is exactly ``fma(float(n_l), scale, offset)``.
+    """
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        wide = builder.zext(_load_bytes(context, builder, sig, args), _VI)
+        wide = builder.lshr(wide, _splat_i32(context, builder, args[2], sig.args[2]))
+        wide = builder.and_(wide, ir.Constant(_VI, [15] * LANES))
+        fma_ty = ir.FunctionType(_VF, [_VF, _VF, _VF])
+        fma = cgutils.get_or_insert_function(builder.module, fma_ty, "llvm.fma.v16f32")
+        scale = _splat_f32(context, builder, args[3], sig.args[3])
+        offset = _splat_f32(context, builder, args[4], sig.args[4])
+        if HAS_LANE_PERMUTE:
+            iota = ir.Constant(_VF, [float(i) for i in range(LANES)])
+            table = builder.call(fma, [iota, scale, offset])
+            perm_ty = ir.FunctionType(_VF, [_VF, _VI])
+            perm = cgutils.get_or_insert_function(
+                builder.module, perm_ty, "llvm.x86.avx512.permvar.sf.512"
+            )
+            return builder.call(perm, [table, wide])
+        return builder.call(fma, [builder.uitofp(wide, _VF), scale, offset])
+
+    return f32x16(arr, at, shift, scale, offset), codegen
+
+
+@intrinsic
 def vload_u32_bits(typingctx, arr, at, first):  # type: ignore[no-untyped-def]
     """The little-endian u32 at byte ``at``: lane l is ``float((word >> (first + l)) & 1)``."""
 
@@ -288,3 +342,54 @@ def vhmax(typingctx, v):  # type: ignore[no-untyped-def]
         return _tree(builder, args[0], bigger)
 
     return types.float32(v), codegen
+
+
+# --- exp ---------------------------------------------------------------------------
+
+# exp(x) = 2**n * exp(r), n = rint(x * log2(e)), r = x - n * ln2 (ln2 split in two so the
+# product is exact), exp(r) ~= 1 + r + r*r * P(r) on |r| <= ln2 / 2 (a degree-5 minimax P).
+_LOG2E = 1.44269504088896341
+_LN2_HI = 0.693359375
+_LN2_LO = -2.12194440e-4
+_EXP_P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+          1.6666665459e-1, 5.0000001201e-1)
+_EXP_MIN = -87.0  # below this the result is flushed to +0.0 (softmax weights < 2e-38)
+_EXP_MAX = 88.0
+
+
+@intrinsic
+def vexp(typingctx, v):  # type: ignore[no-untyped-def]
+    """Lane-wise ``exp`` in float32 (within 2 ulp; 0 below -87, inputs above 88 clamp).
+
+    One fixed sequence of IEEE operations, the same on every target: unlike a
+    libm call, its bits do not depend on which library the host links.
+    """
+
+    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+        def const(value: float):  # type: ignore[no-untyped-def]
+            return ir.Constant(_VF, [value] * LANES)
+
+        def intrinsic_call(name: str, *operands):  # type: ignore[no-untyped-def]
+            fnty = ir.FunctionType(_VF, [_VF] * len(operands))
+            return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), operands)
+
+        x = args[0]
+        low = builder.fcmp_ordered("<", x, const(_EXP_MIN))
+        x = builder.select(builder.fcmp_ordered(">", x, const(_EXP_MAX)), const(_EXP_MAX), x)
+        x = builder.select(low, const(_EXP_MIN), x)
+        n = intrinsic_call("llvm.rint.v16f32", builder.fmul(x, const(_LOG2E)))
+        r = intrinsic_call("llvm.fma.v16f32", n, const(-_LN2_HI), x)
+        r = intrinsic_call("llvm.fma.v16f32", n, const(-_LN2_LO), r)
+        p = const(_EXP_P[0])
+        for coef in _EXP_P[1:]:
+            p = intrinsic_call("llvm.fma.v16f32", p, r, const(coef))
+        p = intrinsic_call("llvm.fma.v16f32", p, builder.fmul(r, r), r)
+        p = builder.fadd(p, const(1.0))
+        exponent = builder.shl(
+            builder.add(builder.fptosi(n, _VI), ir.Constant(_VI, [127] * LANES)),
+            ir.Constant(_VI, [23] * LANES),
+        )
+        result = builder.fmul(p, builder.bitcast(exponent, _VF))
+        return builder.select(low, ir.Constant(_VF, None), result)
+
+    return f32x16(v), codegen
