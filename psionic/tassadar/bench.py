@@ -10,12 +10,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from psionic.core.errors import InvalidInput
 from psionic.core.manifest import RuntimeManifest
 from psionic.tassadar.ingress import load
 from psionic.tassadar.interpreter import Limits
-from psionic.tassadar.run import run_program
+from psionic.tassadar.run import DECODERS, run_program
 from psionic.tassadar.trace import ABI
-from psionic.tassadar.workloads import WORKLOADS, Workload
+from psionic.tassadar.workloads import WORKLOADS, Workload, get
 
 
 def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
@@ -42,7 +43,9 @@ def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
 
 def bench(decode: str = "reference", names: Iterable[str] | None = None,
           include_slow: bool = False, repeat: int = 1) -> dict[str, Any]:
-    chosen = [WORKLOADS[n] for n in names] if names else [
+    if decode not in DECODERS:
+        raise InvalidInput(f"unknown decode mode {decode!r}; known: {sorted(DECODERS)}")
+    chosen = [get(n) for n in names] if names else [
         w for w in WORKLOADS.values() if include_slow or not w.slow
     ]
     started = time.perf_counter()

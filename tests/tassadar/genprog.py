@@ -1,9 +1,11 @@
 """A hypothesis generator of random valid programs in the profile ``tassadar.wasm.int.v1``.
 
-Programs are WAT text: a memory, globals, a table of helper functions, and an
-entry ``run(i32, i64) -> i32`` whose body is built from typed random
-expressions and statements. Loops run on dedicated counters with fixed bounds,
-and helpers call nothing, so every program terminates; traps (division by
+Programs are WAT text: a memory, globals, a table of fixed helper functions,
+up to two generated functions ``(i32, i64) -> i32`` with their own declared
+locals, and an entry ``run(i32, i64) -> i32``; bodies are built from typed
+random expressions and statements, with early returns from inside
+expressions. Loops run on dedicated counters with fixed bounds and generated
+functions call only the fixed helpers, so every program terminates; traps (division by
 zero, out-of-bounds access, a bad indirect call, unreachable) happen when the
 random operands say so, as in real programs.
 """
@@ -42,6 +44,7 @@ class _Ctx:
     counters: int = 0
     labels: int = 0
     budget: int = 60  # instructions left, roughly
+    callees: tuple[str, ...] = ()  # generated functions this body may call
 
     def new_local(self, t: str, counter: bool = False) -> str:
         name = f"{2 + len(self.extra)}"
@@ -71,7 +74,7 @@ def expr(ctx: _Ctx, t: str, depth: int) -> list[str]:
         kind = ctx.draw(st.sampled_from([
             "const", "local", "global", "bin", "bin", "bin", "safe_div", "un", "cmp", "eqz",
             "conv", "load", "select", "call", "call_indirect", "block", "if", "tee",
-            "memory_size", "ext",
+            "memory_size", "ext", "gcall", "early_return",
         ]))
     d = depth - 1
     if kind == "const":
@@ -130,6 +133,14 @@ def expr(ctx: _Ctx, t: str, depth: int) -> list[str]:
     if kind == "tee":
         name = ctx.draw(st.sampled_from(ctx.locals[t]))
         return expr(ctx, t, d) + [f"local.tee {name}"]
+    if kind == "gcall":
+        if not ctx.callees:
+            return _const(ctx, t)
+        code = expr(ctx, I32, d) + expr(ctx, I64, d) + [f"call {ctx.draw(st.sampled_from(ctx.callees))}"]
+        return code if t == I32 else code + ["i64.extend_i32_s"]
+    if kind == "early_return":  # leaves the function with values still on the stack
+        return expr(ctx, t, d) + expr(ctx, I32, d) + ["i32.const 3", "i32.rem_u", "i32.eqz", "if"] + \
+            expr(ctx, I32, d) + ["return", "end"]
     if kind == "memory_size":
         code = ["memory.size"]
         return code if t == I32 else code + ["i64.extend_i32_u"]
@@ -213,6 +224,20 @@ def programs(
         ctx.new_local(t)
     args = (draw(st.sampled_from(INTERESTING_32 + [5, 100])),
             draw(st.sampled_from(INTERESTING_64 + [5, 1000])))
+    functions: list[str] = []
+    for k in range(draw(st.integers(0, 2))):
+        fctx = _Ctx(draw, budget=30)
+        for t in (I32, I64):
+            fctx.new_local(t)
+        fbody: list[str] = []
+        for _ in range(draw(st.integers(1, 3))):
+            fbody += statement(fctx, 1)
+        fbody += expr(fctx, I32, 2)
+        functions.append(
+            f"  (func $g{k} (param i32 i64) (result i32) (local {' '.join(fctx.extra)})\n"
+            + "\n".join("    " + line for line in fbody) + "\n  )"
+        )
+    ctx.callees = tuple(f"$g{k}" for k in range(len(functions)))
     body: list[str] = []
     if not with_params:
         body += [f"i32.const {args[0]}", "local.set 0", f"i64.const {args[1]}", "local.set 1"]
@@ -241,6 +266,7 @@ def programs(
         f"  (elem (i32.const 0) {elems} $odd)",
         helpers,
         "  (func $odd (type $other) local.get 0)",
+        *functions,
         f'  (func (export "run") {params}(result i32) (local {locals_decl})',
         *("    " + line for line in body),
         "  )",

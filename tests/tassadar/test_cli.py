@@ -97,6 +97,14 @@ def test_bench_reference_prints_steps_per_second(capsys) -> None:
     assert data["decode"] == "reference" and data["manifest"]["digest"].startswith("sha256:")
 
 
+def test_unknown_decode_modes_and_workloads_are_refused(capsys) -> None:
+    path = str(get("sum_loop").path)
+    assert main(["tassadar", "run", path, "--args", "3", "--decode", "hull9"]) == 2
+    assert "unknown decode mode 'hull9'" in capsys.readouterr().err
+    assert main(["tassadar", "bench", "reference", "--workload", "nope"]) == 2
+    assert "no workload 'nope'" in capsys.readouterr().err
+
+
 def test_workloads_listing(capsys) -> None:
     rows = _json(capsys, ["tassadar", "workloads", "--json"])
     assert any(r["name"] == "sudoku_inkala_c" and r["slow"] for r in rows)

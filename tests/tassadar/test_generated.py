@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from psionic.core.digest import digest_bytes
@@ -26,3 +27,11 @@ def test_generated_programs_agree_with_wasmtime(case: tuple) -> None:
     assert (ours.trap, ours.result, ours.outputs) == (theirs.trap, theirs.result, theirs.outputs)
     assert digest_bytes(ours.memory) == theirs.memory_digest
     assert encode(decode(ours.tokens)) == ours.tokens
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, derandomize=True, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(programs())
+def test_many_generated_programs_agree_with_wasmtime(case: tuple) -> None:
+    test_generated_programs_agree_with_wasmtime.hypothesis.inner_test(case)
