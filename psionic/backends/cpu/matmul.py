@@ -17,7 +17,10 @@ Numerics (the contract every path keeps, and the tests check bit for bit):
   computed alone or in any batch, in any position. Batch invariance holds by
   construction, not by luck.
 
-Threads: ``prange`` over blocks of output rows; see ``threads.py``.
+Threads: ``prange`` over output rows (decode) or blocks of 16 output rows
+(prefill); jobs under ``SERIAL_MACS`` multiply-adds run on the calling thread
+alone, since waking a sleeping worker costs more than they take. See
+``threads.py``.
 
 >>> import numpy as np
 >>> from psionic.backends.quant_matrix import QuantMatrix
@@ -33,15 +36,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
 from psionic.backends.cpu.formats import deq16, kernel_format
 from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
+from psionic.backends.cpu.threads import get_num_threads, set_num_threads
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
 
 TILE_M = 4  # activation rows per register tile
 TILE_N = 4  # weight rows per register tile
 BLOCK_N = 16  # weight rows decoded together and swept over all of x
+SERIAL_MACS = 1 << 18  # smaller jobs run on the calling thread alone
 SMALL_M = 4  # below this many rows, decode weights straight from the packed bytes
 
 
@@ -75,6 +79,24 @@ def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
     nch = x.shape[1] // 16
     for n in prange(w.shape[0]):
         row = w[n]
+        for m in range(x.shape[0]):
+            out[m, n] = _dot_packed(fmt, row, x[m], nch)
+
+
+@njit(cache=True, parallel=True)
+def _matmul_rows_many(x, ws, outs, bounds, fmt):  # type: ignore[no-untyped-def]
+    """``_matmul_rows`` for several weights of one format sharing ``x``, in one launch.
+
+    Weight ``j`` owns the global rows ``bounds[j] .. bounds[j + 1]``.
+    """
+    nch = x.shape[1] // 16
+    for t in prange(bounds[-1]):
+        j = 0
+        while t >= bounds[j + 1]:
+            j += 1
+        n = t - bounds[j]
+        row = ws[j][n]
+        out = outs[j]
         for m in range(x.shape[0]):
             out[m, n] = _dot_packed(fmt, row, x[m], nch)
 
@@ -160,6 +182,29 @@ def _check_k(w: QuantMatrix) -> None:
         )
 
 
+def _run(kernel, macs: int, *args) -> None:  # type: ignore[no-untyped-def]
+    """Launch ``kernel``; small jobs stay on the calling thread (waking workers costs more)."""
+    threads = get_num_threads()
+    if macs >= SERIAL_MACS or threads == 1:
+        kernel(*args)
+        return
+    set_num_threads(1)
+    try:
+        kernel(*args)
+    finally:
+        set_num_threads(threads)
+
+
+def _as_input(x: np.ndarray, w: QuantMatrix) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != w.cols:
+        raise TensorShapeMismatch(
+            f"matmul of x {x.shape} with a weight of shape {w.shape}: x must be (M, {w.cols})",
+            x_shape=list(x.shape), w_shape=list(w.shape),
+        )
+    return x
+
+
 def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.ndarray:
     """``x @ dequantize(w).T``: float32 ``(M, K)`` times an ``(N, K)`` weight -> ``(M, N)``.
 
@@ -168,12 +213,7 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
     """
     fmt = kernel_format(w.dtype)
     _check_k(w)
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != w.cols:
-        raise TensorShapeMismatch(
-            f"matmul of x {x.shape} with a weight of shape {w.shape}: x must be (M, {w.cols})",
-            x_shape=list(x.shape), w_shape=list(w.shape),
-        )
+    x = _as_input(x, w)
     shape = (x.shape[0], w.rows)
     if out is None:
         out = np.empty(shape, np.float32)
@@ -184,17 +224,41 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
         )
     if x.shape[0] == 0 or w.rows == 0:
         return out
+    macs = x.shape[0] * w.rows * w.cols
     if x.shape[0] < SMALL_M:
-        _matmul_rows(x, w.data, out, fmt)
+        _run(_matmul_rows, macs, x, w.data, out, fmt)
     else:
-        _matmul_tiled(x, w.data, out, fmt.code)
+        _run(_matmul_tiled, macs, x, w.data, out, fmt.code)
     return out
+
+
+def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
+    """``[matmul(x, w) for w in ws]``, bit for bit, in one kernel launch where it can.
+
+    For a decode step (few rows of ``x``) whose weights share one format (a
+    layer's q/k/v, or gate/up), one launch replaces several; otherwise this is
+    the plain loop.
+    """
+    if not ws:
+        return []
+    x = _as_input(x, ws[0])
+    same = all(w.dtype == ws[0].dtype and w.cols == ws[0].cols for w in ws)
+    if not same or x.shape[0] >= SMALL_M or x.shape[0] == 0 or len(ws) == 1:
+        return [matmul(x, w) for w in ws]
+    fmt = kernel_format(ws[0].dtype)
+    _check_k(ws[0])
+    outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
+    bounds = np.cumsum([0] + [w.rows for w in ws]).astype(np.int64)
+    macs = x.shape[0] * int(bounds[-1]) * ws[0].cols
+    _run(_matmul_rows_many, macs, x, tuple(w.data for w in ws), outs, bounds, fmt)
+    return list(outs)
 
 
 def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
     """Rows ``ids`` of ``w`` dequantized to float32 ``(len(ids), K)``: an embedding lookup.
 
-    Only the selected rows are decoded; the values equal the reference dequantization.
+    Only the selected rows are decoded, to the values the matmul kernels use
+    (``formats.py`` says how they relate to the reference dequantization).
     """
     fmt = kernel_format(w.dtype)
     _check_k(w)
@@ -206,5 +270,5 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
         )
     out = np.empty((idx.size, w.cols), np.float32)
     if idx.size:
-        _get_rows(w.data, idx, out, fmt.code)
+        _run(_get_rows, idx.size * w.cols * 8, w.data, idx, out, fmt.code)
     return out
