@@ -390,16 +390,13 @@ def load_tokenizer(path: Path, max_tokens: int) -> tokenizers.Tokenizer:
 def resolve_model_dir(name_or_dir: str | Path) -> tuple[str, Path]:
     """A catalog name (preferred) or a directory -> (name, directory)."""
     name = str(name_or_dir)
-    if name in {entry.name for entry in CatalogEntry.all()}:
-        entry = CatalogEntry.get(name)
-        if "embeddings" not in entry.capabilities:
-            raise InvalidInput(f"model {name!r} is not an embeddings model", model=name)
-        return entry.name, entry.path().parent
     path = Path(name_or_dir)
-    if path.is_dir():
+    if name not in {entry.name for entry in CatalogEntry.all()} and path.is_dir():
         return path.name, path
-    CatalogEntry.get(name)  # raises ModelNotFound listing the catalog
-    raise AssertionError("unreachable")
+    entry = CatalogEntry.get(name)  # ModelNotFound lists the catalog
+    if "embeddings" not in entry.capabilities:
+        raise InvalidInput(f"model {name!r} is not an embeddings model", model=name)
+    return entry.name, entry.path().parent  # ModelNotInstalled names the package
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, slack: int = 16) -> list[list[int]]:

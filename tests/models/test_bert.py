@@ -24,7 +24,9 @@ from psionic.models.bert import POOLING_MODES, BertConfig, EmbeddingModel, plan_
 from psionic.models.catalog import CatalogEntry
 from psionic.models.safetensors_file import SafetensorsFile
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "embeddings" / "public_all-minilm-l6-v2.json"
+_ROOT = Path(__file__).resolve().parents[2]
+_SHARED = next((p for p in (_ROOT / "shared", _ROOT.parent / "shared") if p.is_dir()), _ROOT / "shared")
+FIXTURE = _SHARED / "fixtures" / "embeddings" / "public_all-minilm-l6-v2.json"
 
 
 @pytest.fixture(scope="module")
