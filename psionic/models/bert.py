@@ -81,10 +81,7 @@ class BertConfig:
                     continue
                 raise MalformedFile(f"{source}: missing {f.name!r}", path=source)
             values[f.name] = raw[f.name]
-        try:
-            cfg = cls(**values)
-        except TypeError as exc:
-            raise MalformedFile(f"{source}: {exc}", path=source) from None
+        cfg = cls(**values)
         cfg._check(source)
         return cfg
 
@@ -93,6 +90,9 @@ class BertConfig:
                  self.intermediate_size, self.max_position_embeddings, self.type_vocab_size)
         if not all(isinstance(n, int) and n > 0 for n in sizes) or self.hidden_size % self.num_attention_heads:
             raise MalformedFile(f"{source}: sizes must be positive and heads must divide hidden_size", path=source)
+        eps = self.layer_norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1:
+            raise MalformedFile(f"{source}: layer_norm_eps {eps!r} is not a small positive number", path=source)
         if self.hidden_act not in ACTIVATIONS:
             raise UnsupportedOperation(f"{source}: hidden_act {self.hidden_act!r} is not supported", path=source)
         if self.position_embedding_type != "absolute":
@@ -419,8 +419,8 @@ def plan_batches(lengths: Sequence[int], batch_size: int, slack: int = 16) -> li
 class EmbeddingModel:
     """A sentence-embedding model: tokenizer, BERT encoder, pooling and normalisation.
 
-    Texts are sorted by length and run ``batch_size`` at a time; each batch pads
-    to its longest text only.
+    Texts are grouped by length (``plan_batches``), at most ``batch_size`` at a
+    time; each batch pads to its longest text only.
     """
 
     def __init__(
@@ -448,6 +448,8 @@ class EmbeddingModel:
     @classmethod
     def load(cls, name_or_dir: str | Path = "all-minilm-l6-v2", batch_size: int = 32) -> EmbeddingModel:
         """Load by catalog name or from a sentence-transformers directory."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
         name, directory = resolve_model_dir(name_or_dir)
         pipeline = read_pipeline(directory)
         config_path = pipeline.transformer_dir / "config.json"

@@ -170,6 +170,8 @@ def test_config_ignores_unknown_keys_and_checks_the_rest() -> None:
         BertConfig.from_dict({**raw, "position_embedding_type": "relative_key"})
     with pytest.raises(UnsupportedOperation, match="swish"):
         BertConfig.from_dict({**raw, "hidden_act": "swish"})
+    with pytest.raises(MalformedFile, match="layer_norm_eps"):
+        BertConfig.from_dict({**raw, "layer_norm_eps": "1e-12"})
 
 
 # --- loading and its failures, on copies of the model directory -------------------
@@ -191,6 +193,8 @@ def test_load_from_a_directory(tmp_path: Path, minilm: EmbeddingModel) -> None:
 
 
 def test_unknown_names_and_wrong_kinds() -> None:
+    with pytest.raises(InvalidInput, match="batch_size"):
+        EmbeddingModel.load(batch_size=0)
     with pytest.raises(ModelNotFound, match="all-minilm-l6-v2"):
         EmbeddingModel.load("no-such-model")
     with pytest.raises(InvalidInput, match="not an embeddings model"):
