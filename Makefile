@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 serve: install
-	$(BIN)/psionic doctor
+	$(BIN)/psionic serve $(SERVE_ARGS)
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code.
 test: install

@@ -27,8 +27,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+# Modules that register a replayer for their receipt kinds (imported on demand).
+REPLAYER_MODULES = ("psionic.models.generate", "psionic.serve.receipts")
+
+
+def unwrap(data: Any) -> Any:
+    """A server response carries its bundle in ``psionic.bundle``; verify that."""
+    if isinstance(data, dict) and isinstance(data.get("psionic"), dict):
+        inner = data["psionic"]
+        if "bundle" in inner:
+            return inner["bundle"]
+        if "receipt" in inner:
+            return inner["receipt"]
+    return data
+
+
 def verify_document(data: Any, trust: list[str], require_signature: bool) -> dict[str, Any]:
     """Verify a parsed receipt or bundle; raise a ``ReceiptError`` naming the first problem."""
+    import importlib
+
     from psionic.core.errors import MalformedReceipt
     from psionic.core.receipts import (
         BUNDLE_SCHEMA,
@@ -66,6 +83,8 @@ def verify_document(data: Any, trust: list[str], require_signature: bool) -> dic
     elif require_signature:
         raise MalformedReceipt("receipt is not signed and --require-signature was given")
     if bundle is not None:
+        for module in REPLAYER_MODULES:
+            importlib.import_module(module)
         replayer = replayer_for(receipt.kind)
         result["replay"] = (
             replayer(bundle) if replayer else f"no replayer for kind {receipt.kind!r} in this version"
@@ -81,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         raw = args.file.read_bytes()
     except OSError as e:
         raise InvalidInput(f"cannot read {args.file}: {e.strerror}") from None
-    result = verify_document(parse_json(raw, str(args.file)), args.trust, args.require_signature)
+    document = unwrap(parse_json(raw, str(args.file)))
+    result = verify_document(document, args.trust, args.require_signature)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0

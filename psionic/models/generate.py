@@ -121,7 +121,7 @@ class Generation:
                 res.finish_reason = "stop"
                 break
             res.tokens.append(token)
-            text, hit = stops.feed(decoder.feed(token))
+            text, hit = stops.feed(decoder.push(token))
             res.text += text
             yield TokenEvent(token, text, lp, tuple(top))
             if hit:

@@ -23,7 +23,8 @@ import numpy as np
 
 from psionic.core.errors import InvalidInput
 
-MAX_SEED = 2**63 - 1
+# Receipts are canonical JSON (RFC 8785), whose integers are exact only below 2^53.
+MAX_SEED = 2**53 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class Engine:
         self.scheduler.add(request)
         return request
 
-    def validate(self, prompt_tokens: list[int], params: SamplingParams) -> None:
+    def validate(self, prompt_tokens: list[int], params: SamplingParams, pending: int = 0) -> None:
         """Raise the typed error a request would meet, without changing any state."""
         if not prompt_tokens:
             raise InvalidInput("the prompt is empty", param="prompt")
@@ -119,9 +119,10 @@ class Engine:
                 f"the request needs more KV cache than the server holds ({self.config.kv_tokens} tokens)",
                 param="max_tokens",
             )
-        if len(self.scheduler.waiting) >= self.config.scheduler.max_queued:
+        queued = len(self.scheduler.waiting) + pending
+        if queued >= self.config.scheduler.max_queued:
             raise QueueFull(
-                f"the queue holds {len(self.scheduler.waiting)} requests, its limit; retry shortly",
+                f"the queue holds {queued} requests, its limit; retry shortly",
                 retry_after=1,
             )
         vocab = self.loaded.config.vocab_size
@@ -181,7 +182,7 @@ class Engine:
             all_lp, top_list = logprobs(logits, request.top_logprobs)
             lp, top = float(all_lp[token]), tuple(top_list)
         request.output_tokens.append(token)
-        text, hit = request.stops.feed(request.detok.feed(token))
+        text, hit = request.stops.feed(request.detok.push(token))
         request.text += text
         request.on_output(TokenOutput(request.request_id, token, text, lp, top))
         if hit:
@@ -199,15 +200,30 @@ class Engine:
         if flush and reason != "abort":
             tail = request.stops.feed(request.detok.flush())[0] + request.stops.flush()
             request.text += tail
-        request.on_output(TokenOutput(request.request_id, None, tail, finish_reason=reason))
+        request.on_output(
+            TokenOutput(request.request_id, None, tail, finish_reason=reason, facts=self.request_facts(request))
+        )
 
-    def fail_all(self, message: str) -> None:
+    @staticmethod
+    def request_facts(request: EngineRequest) -> dict[str, Any]:
+        ttft = request.first_token_at - request.arrival if request.first_token_at else None
+        gaps = request.token_gaps
+        return {
+            "prompt_tokens": len(request.prompt_tokens),
+            "completion_tokens": len(request.output_tokens),
+            "prefix_cache_tokens": request.cached_tokens,
+            "batch_sizes": list(request.batch_sizes),
+            "ttft_s": ttft,
+            "mean_itl_s": sum(gaps) / len(gaps) if gaps else None,
+        }
+
+    def fail_all(self, error: BaseException) -> None:
         """End every request with an error (the engine cannot go on)."""
         for request in list(self.requests.values()):
             if request.status is not Status.FINISHED:
                 self.scheduler.finish(request)
             request.on_output(
-                TokenOutput(request.request_id, None, "", finish_reason="error", error=message)
+                TokenOutput(request.request_id, None, "", finish_reason="error", error=error)
             )
         self.requests.clear()
 

@@ -25,6 +25,8 @@ class EngineLoop:
         self.wake = threading.Event()
         self.stopping = False
         self.error: BaseException | None = None
+        self.lock = threading.Lock()
+        self.pending = 0  # submitted, not yet handed to the engine
         self.thread = threading.Thread(target=self._run, name="psionic-engine", daemon=True)
 
     def start(self) -> EngineLoop:
@@ -45,13 +47,18 @@ class EngineLoop:
         top_logprobs: int | None = None,
     ) -> None:
         """Validate now (raises typed errors), then queue for the engine thread."""
-        self.engine.validate(prompt_tokens, params)
+        with self.lock:
+            # Submissions not yet drained count against the queue limit too.
+            self.engine.validate(prompt_tokens, params, pending=self.pending)
+            self.pending += 1
 
         def add() -> None:
+            with self.lock:
+                self.pending -= 1
             try:
                 self.engine.add_request(request_id, prompt_tokens, params, on_output, top_logprobs)
             except Exception as exc:  # noqa: BLE001 - delivered to the request, not lost
-                on_output(TokenOutput(request_id, None, "", finish_reason="error", error=str(exc)))
+                on_output(TokenOutput(request_id, None, "", finish_reason="error", error=exc))
 
         self.inbox.put(add)
         self.wake.set()
@@ -84,5 +91,5 @@ class EngineLoop:
                 self.wake.clear()
         except BaseException as exc:  # the server reports it on /health
             self.error = exc
-            self.engine.fail_all(f"engine stopped: {exc}")
+            self.engine.fail_all(exc)
             raise

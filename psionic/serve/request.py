@@ -27,7 +27,8 @@ class TokenOutput:
     logprob: float | None = None
     top_logprobs: tuple[tuple[int, float], ...] = ()
     finish_reason: str | None = None  # set on the last event: stop | length | abort | error
-    error: str | None = None
+    error: BaseException | None = None
+    facts: dict[str, Any] | None = None  # on the last event: what the engine observed
 
 
 @dataclass(eq=False)
