@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from backend_samples import FORMATS
 
+from psionic.backends.cpu.launch import SERIAL_MACS
 from psionic.backends.cpu.matmul import (
-    SERIAL_MACS,
     SMALL_M,
     TILE_M,
     TILE_N,
@@ -112,6 +112,18 @@ def test_thread_count_does_not_change_bits(make_matrix: MakeMatrix, rng: np.rand
         set_num_threads(before)
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_read_only_weights_and_inputs(make_matrix: MakeMatrix, rng: np.random.Generator) -> None:
+    w = make_matrix("q4_k", 12, 256)
+    frozen = w.data.copy()
+    frozen.flags.writeable = False  # as a memory-mapped model file is
+    ro = QuantMatrix.from_array(w.dtype, frozen)
+    x = rng.standard_normal((2, 256)).astype(np.float32)
+    x.flags.writeable = False
+    for _ in range(2):  # first call compiles and remembers the entry point, second uses it
+        np.testing.assert_array_equal(matmul(x, ro), matmul(x.copy(), w))
+        np.testing.assert_array_equal(get_rows(ro, [3]), get_rows(w, [3]))
 
 
 def test_out_argument_and_empty_inputs(make_matrix: MakeMatrix) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
+from psionic.backends.cpu.launch import launch
 from psionic.backends.cpu.simd import (
     vadd,
     vexp,
@@ -149,5 +149,8 @@ def attention(
         )
     out = np.empty_like(q)
     if q.size:
-        _attention(q, k, v, np.float32(scale), int(window), out)
+        keys = t_total if window <= 0 else min(window, t_total)
+        flags = (q.flags.writeable, k.flags.writeable, v.flags.writeable)
+        launch(_attention, flags, 2 * t_new * n_heads * keys * d,
+               q, k, v, np.float32(scale), int(window), out)
     return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from psionic.backends.cpu.matmul import get_rows, matmul
+from psionic.backends.cpu.matmul import get_rows, matmul, matmul_many
 from psionic.backends.cpu.threads import set_num_threads, thread_facts
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.dtypes import DType
@@ -85,6 +85,7 @@ def run(shapes: tuple[Shape, ...], prompt: int, seconds: float) -> dict[str, obj
             f"m{prompt}_ms": round(tp * 1e3, 2),
             f"m{prompt}_gmacs": round(macs * prompt / tp / 1e9, 2),
         })
+    decode_grouped_s = grouped_decode_seconds(shapes, rng, seconds)
     emb = random_weight(DType.get("q8_0"), 49152, 576, rng)
     ids = rng.integers(0, 49152, prompt)
     t_rows = best_of(lambda: get_rows(emb, ids), seconds)
@@ -94,9 +95,31 @@ def run(shapes: tuple[Shape, ...], prompt: int, seconds: float) -> dict[str, obj
         f"get_rows_{prompt}_us": round(t_rows * 1e6, 1),
         "decode_matmul_ms_per_token": round(decode_s * 1e3, 2),
         "decode_matmul_tok_s": round(1 / decode_s, 1),
+        "decode_grouped_ms_per_token": round(decode_grouped_s * 1e3, 2),
         f"prefill_{prompt}_matmul_s": round(prefill_s, 3),
         "prefill_matmul_tok_s": round(prompt / prefill_s, 1),
     }
+
+
+# Projections a decoder can launch together with matmul_many (same input, same format).
+GROUPS = (("attn_q", "attn_k", "attn_v"), ("attn_output",), ("ffn_gate", "ffn_up"),
+          ("ffn_down",), ("output",))
+
+
+def grouped_decode_seconds(
+    shapes: tuple[Shape, ...], rng: np.random.Generator, seconds: float
+) -> float:
+    """One token's matmuls with each group of GROUPS in one launch."""
+    by_name = {s.name: s for s in shapes}
+    total = 0.0
+    for group in GROUPS:
+        members = [by_name[n] for n in group if n in by_name]
+        if not members:
+            continue
+        ws = [random_weight(DType.get(s.dtype), s.rows, s.cols, rng) for s in members]
+        x = rng.standard_normal((1, members[0].cols)).astype(np.float32)
+        total += best_of(lambda ws=ws, x=x: matmul_many(x, ws), seconds) * members[0].per_token
+    return total
 
 
 def main(argv: list[str] | None = None) -> None:

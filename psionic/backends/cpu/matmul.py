@@ -18,9 +18,8 @@ Numerics (the contract every path keeps, and the tests check bit for bit):
   construction, not by luck.
 
 Threads: ``prange`` over output rows (decode) or blocks of 16 output rows
-(prefill); jobs under ``SERIAL_MACS`` multiply-adds run on the calling thread
-alone, since waking a sleeping worker costs more than they take. See
-``threads.py``.
+(prefill); ``launch.py`` keeps small jobs on the calling thread and calls
+compiled specialisations directly.
 
 >>> import numpy as np
 >>> from psionic.backends.quant_matrix import QuantMatrix
@@ -37,15 +36,14 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu.formats import deq16, kernel_format
+from psionic.backends.cpu.launch import launch
 from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
-from psionic.backends.cpu.threads import get_num_threads, set_num_threads
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
 
 TILE_M = 4  # activation rows per register tile
 TILE_N = 4  # weight rows per register tile
 BLOCK_N = 16  # weight rows decoded together and swept over all of x
-SERIAL_MACS = 1 << 18  # smaller jobs run on the calling thread alone
 SMALL_M = 4  # below this many rows, decode weights straight from the packed bytes
 
 
@@ -182,19 +180,6 @@ def _check_k(w: QuantMatrix) -> None:
         )
 
 
-def _run(kernel, macs: int, *args) -> None:  # type: ignore[no-untyped-def]
-    """Launch ``kernel``; small jobs stay on the calling thread (waking workers costs more)."""
-    threads = get_num_threads()
-    if macs >= SERIAL_MACS or threads == 1:
-        kernel(*args)
-        return
-    set_num_threads(1)
-    try:
-        kernel(*args)
-    finally:
-        set_num_threads(threads)
-
-
 def _as_input(x: np.ndarray, w: QuantMatrix) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] != w.cols:
@@ -226,9 +211,11 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
         return out
     macs = x.shape[0] * w.rows * w.cols
     if x.shape[0] < SMALL_M:
-        _run(_matmul_rows, macs, x, w.data, out, fmt)
+        launch(_matmul_rows, (fmt.code, x.flags.writeable, w.data.flags.writeable), macs,
+               x, w.data, out, fmt)
     else:
-        _run(_matmul_tiled, macs, x, w.data, out, fmt.code)
+        launch(_matmul_tiled, (x.flags.writeable, w.data.flags.writeable), macs,
+               x, w.data, out, fmt.code)
     return out
 
 
@@ -250,7 +237,9 @@ def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
     outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
     bounds = np.cumsum([0] + [w.rows for w in ws]).astype(np.int64)
     macs = x.shape[0] * int(bounds[-1]) * ws[0].cols
-    _run(_matmul_rows_many, macs, x, tuple(w.data for w in ws), outs, bounds, fmt)
+    datas = tuple(w.data for w in ws)
+    key = (fmt.code, x.flags.writeable, len(ws), *(d.flags.writeable for d in datas))
+    launch(_matmul_rows_many, key, macs, x, datas, outs, bounds, fmt)
     return list(outs)
 
 
@@ -270,5 +259,6 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
         )
     out = np.empty((idx.size, w.cols), np.float32)
     if idx.size:
-        _run(_get_rows, idx.size * w.cols * 8, w.data, idx, out, fmt.code)
+        launch(_get_rows, (w.data.flags.writeable,), idx.size * w.cols * 8, w.data, idx, out,
+               fmt.code)
     return out

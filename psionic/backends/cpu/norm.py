@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from psionic.backends.cpu import threads as _threads  # noqa: F401  (OpenMP policy first)
+from psionic.backends.cpu.launch import launch
 from psionic.backends.cpu.simd import vfma, vload, vmul, vsplat, vstore, vsum, vzero
 from psionic.core.errors import TensorShapeMismatch
 
@@ -54,5 +54,6 @@ def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
         )
     out = np.empty_like(x)
     if x.size:
-        _rms_norm(x, weight, np.float32(eps), out)
+        launch(_rms_norm, (x.flags.writeable, weight.flags.writeable), 4 * x.size,
+               x, weight, np.float32(eps), out)
     return out

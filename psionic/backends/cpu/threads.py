@@ -15,11 +15,13 @@ parallel kernel loads the OpenMP runtime.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
+from numba.np.ufunc import parallel as numba_parallel  # noqa: E402
 
 from psionic.core.errors import InvalidInput  # noqa: E402
 
@@ -39,6 +41,20 @@ def set_num_threads(n: int) -> None:
             f"thread count must be in [1, {max_threads()}], got {n}", threads=n
         )
     numba.set_num_threads(n)
+
+
+def fast_thread_count() -> tuple[Callable[[], int], Callable[[int], None]]:
+    """Getter and setter of this thread's kernel thread count, without argument checks.
+
+    Numba's own setter validates and initialises on every call (about 2 us);
+    its raw accessors take a fraction of that. Falls back to the public pair.
+    """
+    raw_get = getattr(numba_parallel, "_get_num_threads", None)
+    raw_set = getattr(numba_parallel, "_set_num_threads", None)
+    if raw_get is None or raw_set is None:
+        return get_num_threads, set_num_threads
+    numba_parallel._launch_threads()  # the raw pair needs the pool started
+    return raw_get, raw_set
 
 
 def thread_facts() -> dict[str, Any]:
