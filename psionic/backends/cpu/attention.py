@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
 from psionic.backends.cpu.launch import launch
 from psionic.backends.cpu.simd import (
     vadd,

@@ -31,7 +31,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import typeof_impl
 
-from psionic.backends.cpu import MATMUL_DTYPES
+from psionic.backends.cpu import (
+    MATMUL_DTYPES,
+    kernel_cache,  # noqa: F401  (before any cached kernel)
+)
 from psionic.backends.cpu.simd import (
     f16_at,
     vadd,
