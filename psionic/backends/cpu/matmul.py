@@ -62,11 +62,43 @@ def _dot_packed(fmt, row, xr, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _dot_packed_pair(fmt, row0, row1, xr, nch):  # type: ignore[no-untyped-def]
+    """``_dot_packed`` of two weight rows at once: two independent fma chains in flight."""
+    a0 = vzero()
+    a1 = vzero()
+    for c in range(0, nch - 1, 2):
+        u = vload(xr, 16 * c)
+        v = vload(xr, 16 * c + 16)
+        a0 = vfma(deq16(fmt, row0, c), u, a0)
+        a1 = vfma(deq16(fmt, row1, c), u, a1)
+        a0 = vfma(deq16(fmt, row0, c + 1), v, a0)
+        a1 = vfma(deq16(fmt, row1, c + 1), v, a1)
+    if nch & 1:
+        u = vload(xr, 16 * (nch - 1))
+        a0 = vfma(deq16(fmt, row0, nch - 1), u, a0)
+        a1 = vfma(deq16(fmt, row1, nch - 1), u, a1)
+    return vsum(a0), vsum(a1)
+
+
+@njit(cache=True)
 def _dot_f32(wr, xr, nch):  # type: ignore[no-untyped-def]
     acc = vzero()
     for c in range(nch):
         acc = vfma(vload(wr, 16 * c), vload(xr, 16 * c), acc)
     return vsum(acc)
+
+
+@njit(cache=True)
+def _rows_pair(fmt, w, n, x, out, nch):  # type: ignore[no-untyped-def]
+    """Output columns ``n`` and ``n + 1`` (just ``n`` if it is the last row) for every row of x."""
+    if n + 1 < w.shape[0]:
+        row0, row1 = w[n], w[n + 1]
+        for m in range(x.shape[0]):
+            out[m, n], out[m, n + 1] = _dot_packed_pair(fmt, row0, row1, x[m], nch)
+    else:
+        row0 = w[n]
+        for m in range(x.shape[0]):
+            out[m, n] = _dot_packed(fmt, row0, x[m], nch)
 
 
 @njit(cache=True, parallel=True)
@@ -76,28 +108,22 @@ def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
     ``fmt`` arrives as a ``KernelFormat``, typed as a literal: one specialisation per format.
     """
     nch = x.shape[1] // 16
-    for n in prange(w.shape[0]):
-        row = w[n]
-        for m in range(x.shape[0]):
-            out[m, n] = _dot_packed(fmt, row, x[m], nch)
+    for p in prange((w.shape[0] + 1) // 2):
+        _rows_pair(fmt, w, 2 * p, x, out, nch)
 
 
 @njit(cache=True, parallel=True)
 def _matmul_rows_many(x, ws, outs, bounds, fmt):  # type: ignore[no-untyped-def]
     """``_matmul_rows`` for several weights of one format sharing ``x``, in one launch.
 
-    Weight ``j`` owns the global rows ``bounds[j] .. bounds[j + 1]``.
+    Weight ``j`` owns the row pairs ``bounds[j] .. bounds[j + 1]``.
     """
     nch = x.shape[1] // 16
     for t in prange(bounds[-1]):
         j = 0
         while t >= bounds[j + 1]:
             j += 1
-        n = t - bounds[j]
-        row = ws[j][n]
-        out = outs[j]
-        for m in range(x.shape[0]):
-            out[m, n] = _dot_packed(fmt, row, x[m], nch)
+        _rows_pair(fmt, ws[j], 2 * (t - bounds[j]), x, outs[j], nch)
 
 
 @njit(cache=True)
@@ -236,8 +262,8 @@ def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
     fmt = kernel_format(ws[0].dtype)
     _check_k(ws[0])
     outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
-    bounds = np.cumsum([0] + [w.rows for w in ws]).astype(np.int64)
-    macs = x.shape[0] * int(bounds[-1]) * ws[0].cols
+    bounds = np.cumsum([0] + [(w.rows + 1) // 2 for w in ws]).astype(np.int64)  # row pairs
+    macs = x.shape[0] * sum(w.rows for w in ws) * ws[0].cols
     datas = tuple(w.data for w in ws)
     key = (fmt.code, x.flags.writeable, len(ws), *(d.flags.writeable for d in datas))
     launch(_matmul_rows_many, key, macs, x, datas, outs, bounds, fmt)
