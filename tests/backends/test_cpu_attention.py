@@ -7,7 +7,7 @@ from psionic.backends.cpu.attention import attention
 from psionic.core.errors import TensorShapeMismatch
 
 
-def slow_attention(q, k, v, scale, window=0):  # type: ignore[no-untyped-def]
+def slow_attention(q, k, v, scale, window=0):
     """Masked softmax attention in float64, one (query, head) at a time."""
     t_new, n_heads, _ = q.shape
     t_total, n_kv, _ = k.shape
@@ -25,7 +25,7 @@ def slow_attention(q, k, v, scale, window=0):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("t_new", "t_total", "window"), [(1, 9, 0), (6, 6, 0), (5, 12, 4)])
-def test_matches_the_slow_reference(t_new: int, t_total: int, window: int, rng) -> None:  # type: ignore[no-untyped-def]
+def test_matches_the_slow_reference(t_new: int, t_total: int, window: int, rng) -> None:
     q = rng.standard_normal((t_new, 6, 32)).astype(np.float32)
     k = rng.standard_normal((t_total, 2, 32)).astype(np.float32)
     v = rng.standard_normal((t_total, 2, 32)).astype(np.float32)
@@ -33,7 +33,7 @@ def test_matches_the_slow_reference(t_new: int, t_total: int, window: int, rng) 
     np.testing.assert_allclose(got, slow_attention(q, k, v, 0.125, window), rtol=1e-5, atol=2e-6)
 
 
-def test_a_query_is_the_same_bits_in_a_chunk_or_alone(rng) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_is_the_same_bits_in_a_chunk_or_alone(rng) -> None:
     q = rng.standard_normal((10, 9, 64)).astype(np.float32)
     k = rng.standard_normal((10, 3, 64)).astype(np.float32)
     v = rng.standard_normal((10, 3, 64)).astype(np.float32)

@@ -26,7 +26,7 @@ def test_float_arrays_are_viewed_as_bytes(name: str, np_dtype: type) -> None:
     assert np.shares_memory(w.data, values)
 
 
-def test_memory_mapped_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_memory_mapped_rows(tmp_path) -> None:
     path = tmp_path / "w.bin"
     np.zeros((4, 34), np.uint8).tofile(path)
     mm = np.memmap(path, dtype=np.uint8, mode="r", shape=(4, 34))

@@ -45,7 +45,7 @@ from psionic.core.errors import TensorShapeMismatch
 
 
 @njit(cache=True, parallel=True)
-def _attention(q, k, v, scale, window, out):  # type: ignore[no-untyped-def]
+def _attention(q, k, v, scale, window, out):
     t_new, n_heads, d = q.shape
     t_total, n_kv = k.shape[0], k.shape[1]
     group = n_heads // n_kv

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -46,7 +47,7 @@ SMOLLM2_135M = (
 
 def random_weight(dtype: DType, rows: int, cols: int, rng: np.random.Generator) -> QuantMatrix:
     blocks = rng.integers(0, 256, (rows * cols // dtype.block_size, dtype.type_size), np.uint8)
-    scale = rng.uniform(-0.02, 0.02, blocks.shape[0]).astype("<f2").view(np.uint8)
+    scale = np.asarray(rng.uniform(-0.02, 0.02, blocks.shape[0])).astype("<f2").view(np.uint8)
     blocks[:, 0:2] = scale.reshape(-1, 2)
     if dtype.name in ("q4_1", "q5_1"):
         blocks[:, 2:4] = scale.reshape(-1, 2)
@@ -73,8 +74,8 @@ def run(shapes: tuple[Shape, ...], prompt: int, seconds: float) -> dict[str, obj
         w = random_weight(DType.get(s.dtype), s.rows, s.cols, rng)
         x1 = rng.standard_normal((1, s.cols)).astype(np.float32)
         xp = rng.standard_normal((prompt, s.cols)).astype(np.float32)
-        t1 = best_of(lambda w=w, x=x1: matmul(x, w), seconds)
-        tp = best_of(lambda w=w, x=xp: matmul(x, w), seconds)
+        t1 = best_of(partial(matmul, x1, w), seconds)
+        tp = best_of(partial(matmul, xp, w), seconds)
         # prefill computes the output projection only for the last position
         decode_s += t1 * s.per_token
         prefill_s += (tp if s.name != "output" else t1) * s.per_token
@@ -118,7 +119,7 @@ def grouped_decode_seconds(
             continue
         ws = [random_weight(DType.get(s.dtype), s.rows, s.cols, rng) for s in members]
         x = rng.standard_normal((1, members[0].cols)).astype(np.float32)
-        total += best_of(lambda ws=ws, x=x: matmul_many(x, ws), seconds) * members[0].per_token
+        total += best_of(partial(matmul_many, x, ws), seconds) * members[0].per_token
     return total
 
 

@@ -107,7 +107,7 @@ def kernel_format(dtype: DType) -> KernelFormat:
 
 
 @njit(cache=True, inline="always")
-def _k_scale_min(row, at, j):  # type: ignore[no-untyped-def]
+def _k_scale_min(row, at, j):
     """The 6-bit scale and min of sub-block ``j`` (0..7) from the 12 bytes at ``at``."""
     if j < 4:
         sc = np.int32(row[at + j]) & 63
@@ -119,7 +119,7 @@ def _k_scale_min(row, at, j):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def deq16(fmt, row, c):  # type: ignore[no-untyped-def]
+def deq16(fmt, row, c):
     """Elements ``16c .. 16c + 15`` of the packed row ``row`` as a ``f32x16``."""
     if fmt == F32:
         return vload_f32b(row, 64 * c)

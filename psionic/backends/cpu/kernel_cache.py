@@ -49,9 +49,10 @@ class KernelCacheLocator(caching.InTreeCacheLocator):
 
     def __init__(self, py_func: Any, py_file: str) -> None:
         super().__init__(py_func, py_file)
-        if config.CACHE_DIR:
+        cache_dir = getattr(config, "CACHE_DIR", "")
+        if cache_dir:
             sub = self.get_suitable_cache_subpath(py_file)
-            self._cache_path = os.path.join(config.CACHE_DIR, sub)
+            self._cache_path = os.path.join(cache_dir, sub)
 
     def get_source_stamp(self) -> Any:
         return _current_digest()
@@ -60,7 +61,7 @@ class KernelCacheLocator(caching.InTreeCacheLocator):
     def from_function(cls, py_func: Any, py_file: str) -> KernelCacheLocator | None:
         if Path(py_file).resolve().parent != KERNEL_DIR:
             return None
-        return super().from_function(py_func, py_file)  # type: ignore[no-any-return]
+        return super().from_function(py_func, py_file)
 
 
 if KernelCacheLocator not in caching.CacheImpl._locator_classes:

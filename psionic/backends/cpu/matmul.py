@@ -49,7 +49,7 @@ SMALL_M = 4  # below this many rows, decode weights straight from the packed byt
 
 
 @njit(cache=True)
-def _dot_packed(fmt, row, xr, nch):  # type: ignore[no-untyped-def]
+def _dot_packed(fmt, row, xr, nch):
     # Two chunks per step so both halves of a 32-element block share one decode
     # of its scales; the fma order is still chunk 0, 1, 2, ... .
     acc = vzero()
@@ -62,7 +62,7 @@ def _dot_packed(fmt, row, xr, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _dot_packed_pair(fmt, row0, row1, xr, nch):  # type: ignore[no-untyped-def]
+def _dot_packed_pair(fmt, row0, row1, xr, nch):
     """``_dot_packed`` of two weight rows at once: two independent fma chains in flight."""
     a0 = vzero()
     a1 = vzero()
@@ -81,7 +81,7 @@ def _dot_packed_pair(fmt, row0, row1, xr, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _dot_f32(wr, xr, nch):  # type: ignore[no-untyped-def]
+def _dot_f32(wr, xr, nch):
     acc = vzero()
     for c in range(nch):
         acc = vfma(vload(wr, 16 * c), vload(xr, 16 * c), acc)
@@ -89,7 +89,7 @@ def _dot_f32(wr, xr, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _rows_pair(fmt, w, n, x, out, nch):  # type: ignore[no-untyped-def]
+def _rows_pair(fmt, w, n, x, out, nch):
     """Output columns ``n`` and ``n + 1`` (just ``n`` if it is the last row) for every row of x."""
     if n + 1 < w.shape[0]:
         row0, row1 = w[n], w[n + 1]
@@ -102,7 +102,7 @@ def _rows_pair(fmt, w, n, x, out, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, parallel=True)
-def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
+def _matmul_rows(x, w, out, fmt):
     """Few activation rows: each weight row is decoded in registers as it is used.
 
     ``fmt`` arrives as a ``KernelFormat``, typed as a literal: one specialisation per format.
@@ -113,7 +113,7 @@ def _matmul_rows(x, w, out, fmt):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, parallel=True)
-def _matmul_rows_many(x, ws, outs, bounds, fmt):  # type: ignore[no-untyped-def]
+def _matmul_rows_many(x, ws, outs, bounds, fmt):
     """``_matmul_rows`` for several weights of one format sharing ``x``, in one launch.
 
     Weight ``j`` owns the row pairs ``bounds[j] .. bounds[j + 1]``.
@@ -127,7 +127,7 @@ def _matmul_rows_many(x, ws, outs, bounds, fmt):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _tile_4x4(x, m0, buf, out, n0, nch):  # type: ignore[no-untyped-def]
+def _tile_4x4(x, m0, buf, out, n0, nch):
     x0, x1, x2, x3 = x[m0], x[m0 + 1], x[m0 + 2], x[m0 + 3]
     w0, w1, w2, w3 = buf[0], buf[1], buf[2], buf[3]
     a00 = vzero(); a01 = vzero(); a02 = vzero(); a03 = vzero()  # noqa: E702
@@ -156,7 +156,7 @@ def _tile_4x4(x, m0, buf, out, n0, nch):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, parallel=True)
-def _matmul_tiled(x, w, out, fmt):  # type: ignore[no-untyped-def]
+def _matmul_tiled(x, w, out, fmt):
     """Many activation rows: decode BLOCK_N weight rows once, reuse them for every row of x.
 
     ``fmt`` is a plain integer code here: decoding is a small, amortised share of the work,
@@ -189,7 +189,7 @@ def _matmul_tiled(x, w, out, fmt):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, parallel=True)
-def _get_rows(w, ids, out, fmt):  # type: ignore[no-untyped-def]
+def _get_rows(w, ids, out, fmt):
     """Decode rows ``ids``; ``fmt`` is a plain integer code (one kernel for every format)."""
     nch = out.shape[1] // 16
     for i in prange(ids.shape[0]):

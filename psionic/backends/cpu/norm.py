@@ -23,7 +23,7 @@ from psionic.core.errors import TensorShapeMismatch
 
 
 @njit(cache=True, parallel=True)
-def _rms_norm(x, w, eps, out):  # type: ignore[no-untyped-def]
+def _rms_norm(x, w, eps, out):
     d = x.shape[1]
     nch = d // 16
     for m in prange(x.shape[0]):

@@ -42,7 +42,7 @@ _VI = ir.VectorType(_I32, LANES)
 
 def _host_has_avx512() -> bool:
     """Whether kernels compile for this host with AVX-512F (numba's default target)."""
-    if numba.config.CPU_NAME not in (None, "host"):
+    if getattr(numba.config, "CPU_NAME", None) not in (None, "host"):
         return False
     try:
         return bool(llvm.get_host_cpu_features().get("avx512f"))
@@ -67,34 +67,34 @@ f32x16 = F32x16()
 
 @register_model(F32x16)
 class _F32x16Model(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):  # type: ignore[no-untyped-def]
+    def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, _VF)
 
 
 # --- codegen helpers -----------------------------------------------------------
 
 
-def _pointer(context, builder, aryty, ary, index, pointee):  # type: ignore[no-untyped-def]
+def _pointer(context, builder, aryty, ary, index, pointee):
     """Address of element ``index`` of a 1-D array, as a pointer to ``pointee``."""
     data = context.make_array(aryty)(context, builder, value=ary).data
     return builder.bitcast(builder.gep(data, [index]), pointee.as_pointer())
 
 
-def _splat_i32(context, builder, value, valty):  # type: ignore[no-untyped-def]
+def _splat_i32(context, builder, value, valty):
     scalar = context.cast(builder, value, valty, types.int32)
     undef = ir.Constant(_VI, ir.Undefined)
     first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
     return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
 
 
-def _splat_f32(context, builder, value, valty):  # type: ignore[no-untyped-def]
+def _splat_f32(context, builder, value, valty):
     scalar = context.cast(builder, value, valty, types.float32)
     undef = ir.Constant(_VF, ir.Undefined)
     first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
     return builder.shuffle_vector(first, undef, ir.Constant(_VI, [0] * LANES))
 
 
-def _load_bytes(context, builder, sig, args):  # type: ignore[no-untyped-def]
+def _load_bytes(context, builder, sig, args):
     """16 bytes at byte offset args[1] of the uint8 array args[0], as <16 x i8>."""
     ptr = _pointer(context, builder, sig.args[0], args[0], args[1], ir.VectorType(ir.IntType(8), LANES))
     return builder.load(ptr, align=1)
@@ -104,20 +104,20 @@ def _load_bytes(context, builder, sig, args):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vzero(typingctx):  # type: ignore[no-untyped-def]
+def vzero(typingctx):
     """All lanes +0.0."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return ir.Constant(_VF, None)
 
     return f32x16(), codegen
 
 
 @intrinsic
-def vsplat(typingctx, x):  # type: ignore[no-untyped-def]
+def vsplat(typingctx, x):
     """All lanes ``float32(x)``."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         scalar = context.cast(builder, args[0], sig.args[0], types.float32)
         undef = ir.Constant(_VF, ir.Undefined)
         first = builder.insert_element(undef, scalar, ir.Constant(_I32, 0))
@@ -127,20 +127,20 @@ def vsplat(typingctx, x):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vload(typingctx, arr, i):  # type: ignore[no-untyped-def]
+def vload(typingctx, arr, i):
     """``arr[i : i + 16]`` of a 1-D float32 array."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=4)
 
     return f32x16(arr, i), codegen
 
 
 @intrinsic
-def vstore(typingctx, arr, i, v):  # type: ignore[no-untyped-def]
+def vstore(typingctx, arr, i, v):
     """``arr[i : i + 16] = v`` for a 1-D float32 array."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         builder.store(args[2], _pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=4)
         return context.get_dummy_value()
 
@@ -148,20 +148,20 @@ def vstore(typingctx, arr, i, v):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vload_f32b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+def vload_f32b(typingctx, arr, at):
     """16 little-endian float32 at byte offset ``at`` of a uint8 array."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], _VF), align=1)
 
     return f32x16(arr, at), codegen
 
 
 @intrinsic
-def vload_f16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+def vload_f16b(typingctx, arr, at):
     """16 IEEE half floats at byte offset ``at`` of a uint8 array, widened exactly."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         vh = ir.VectorType(ir.HalfType(), LANES)
         half = builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], vh), align=1)
         return builder.fpext(half, _VF)
@@ -170,10 +170,10 @@ def vload_f16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vload_bf16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+def vload_bf16b(typingctx, arr, at):
     """16 bfloat16 at byte offset ``at`` of a uint8 array, widened exactly."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         v16 = ir.VectorType(ir.IntType(16), LANES)
         raw = builder.load(_pointer(context, builder, sig.args[0], args[0], args[1], v16), align=1)
         wide = builder.shl(builder.zext(raw, _VI), ir.Constant(_VI, [16] * LANES))
@@ -183,20 +183,20 @@ def vload_bf16b(typingctx, arr, at):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vload_i8b(typingctx, arr, at):  # type: ignore[no-untyped-def]
+def vload_i8b(typingctx, arr, at):
     """16 signed bytes at byte offset ``at`` of a uint8 array, as floats."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return builder.sitofp(_load_bytes(context, builder, sig, args), _VF)
 
     return f32x16(arr, at), codegen
 
 
 @intrinsic
-def vload_bits(typingctx, arr, at, shift, mask):  # type: ignore[no-untyped-def]
+def vload_bits(typingctx, arr, at, shift, mask):
     """16 bytes at byte offset ``at``: lane l is ``float((arr[at + l] >> shift) & mask)``."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         wide = builder.zext(_load_bytes(context, builder, sig, args), _VI)
         wide = builder.lshr(wide, _splat_i32(context, builder, args[2], sig.args[2]))
         wide = builder.and_(wide, _splat_i32(context, builder, args[3], sig.args[3]))
@@ -206,7 +206,7 @@ def vload_bits(typingctx, arr, at, shift, mask):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vnib_affine(typingctx, arr, at, shift, scale, offset):  # type: ignore[no-untyped-def]
+def vnib_affine(typingctx, arr, at, shift, scale, offset):
     """16 nibbles ``n_l = (arr[at + l] >> shift) & 15`` mapped to ``fma(n_l, scale, offset)``.
 
     On AVX-512 hosts the sixteen possible values are computed once (one fma on
@@ -214,7 +214,7 @@ def vnib_affine(typingctx, arr, at, shift, scale, offset):  # type: ignore[no-un
     and fused. Either way every lane is exactly ``fma(float(n_l), scale, offset)``.
     """
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         wide = builder.zext(_load_bytes(context, builder, sig, args), _VI)
         wide = builder.lshr(wide, _splat_i32(context, builder, args[2], sig.args[2]))
         wide = builder.and_(wide, ir.Constant(_VI, [15] * LANES))
@@ -236,10 +236,10 @@ def vnib_affine(typingctx, arr, at, shift, scale, offset):  # type: ignore[no-un
 
 
 @intrinsic
-def vload_u32_bits(typingctx, arr, at, first):  # type: ignore[no-untyped-def]
+def vload_u32_bits(typingctx, arr, at, first):
     """The little-endian u32 at byte ``at``: lane l is ``float((word >> (first + l)) & 1)``."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         ptr = _pointer(context, builder, sig.args[0], args[0], args[1], _I32)
         word = builder.load(ptr, align=1)
         undef = ir.Constant(_VI, ir.Undefined)
@@ -257,10 +257,10 @@ def vload_u32_bits(typingctx, arr, at, first):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def f16_at(typingctx, arr, at):  # type: ignore[no-untyped-def]
+def f16_at(typingctx, arr, at):
     """The IEEE half float at byte offset ``at`` of a uint8 array, as float32 (exact)."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         ptr = _pointer(context, builder, sig.args[0], args[0], args[1], ir.HalfType())
         return builder.fpext(builder.load(ptr, align=1), _F32)
 
@@ -270,10 +270,10 @@ def f16_at(typingctx, arr, at):  # type: ignore[no-untyped-def]
 # --- arithmetic ------------------------------------------------------------------
 
 
-def _binary(opname: str, doc: str):  # type: ignore[no-untyped-def]
+def _binary(opname: str, doc: str):
     @intrinsic
-    def op(typingctx, a, b):  # type: ignore[no-untyped-def]
-        def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def op(typingctx, a, b):
+        def codegen(context, builder, sig, args):
             return getattr(builder, opname)(args[0], args[1])
 
         return f32x16(a, b), codegen
@@ -288,10 +288,10 @@ vmul = _binary("fmul", "Lane-wise a * b.")
 
 
 @intrinsic
-def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
+def vfma(typingctx, a, b, c):
     """Lane-wise ``a * b + c`` with one rounding."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         fnty = ir.FunctionType(_VF, [_VF, _VF, _VF])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.v16f32")
         return builder.call(fn, args)
@@ -300,16 +300,16 @@ def vfma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vmax(typingctx, a, b):  # type: ignore[no-untyped-def]
+def vmax(typingctx, a, b):
     """Lane-wise ``a if a > b else b``."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
 
     return f32x16(a, b), codegen
 
 
-def _tree(builder, vec, combine):  # type: ignore[no-untyped-def]
+def _tree(builder, vec, combine):
     """Fold 16 lanes in a fixed tree: halves (l, l + 8), then (l, l + 4), (l, l + 2), (0, 1)."""
     width = LANES
     while width > 1:
@@ -322,21 +322,21 @@ def _tree(builder, vec, combine):  # type: ignore[no-untyped-def]
 
 
 @intrinsic
-def vsum(typingctx, v):  # type: ignore[no-untyped-def]
+def vsum(typingctx, v):
     """The sum of the 16 lanes in a fixed pairwise tree (see ``_tree``)."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
         return _tree(builder, args[0], builder.fadd)
 
     return types.float32(v), codegen
 
 
 @intrinsic
-def vhmax(typingctx, v):  # type: ignore[no-untyped-def]
+def vhmax(typingctx, v):
     """The largest of the 16 lanes."""
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        def bigger(a, b):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
+        def bigger(a, b):
             return builder.select(builder.fcmp_ordered(">", a, b), a, b)
 
         return _tree(builder, args[0], bigger)
@@ -358,18 +358,18 @@ _EXP_MAX = 88.0
 
 
 @intrinsic
-def vexp(typingctx, v):  # type: ignore[no-untyped-def]
+def vexp(typingctx, v):
     """Lane-wise ``exp`` in float32 (within 2 ulp; 0 below -87, inputs above 88 clamp).
 
     One fixed sequence of IEEE operations, the same on every target: unlike a
     libm call, its bits do not depend on which library the host links.
     """
 
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
-        def const(value: float):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, sig, args):
+        def const(value: float):
             return ir.Constant(_VF, [value] * LANES)
 
-        def intrinsic_call(name: str, *operands):  # type: ignore[no-untyped-def]
+        def intrinsic_call(name: str, *operands):
             fnty = ir.FunctionType(_VF, [_VF] * len(operands))
             return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), operands)
 

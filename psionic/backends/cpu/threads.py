@@ -27,7 +27,7 @@ from psionic.core.errors import InvalidInput  # noqa: E402
 
 
 def max_threads() -> int:
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
 def get_num_threads() -> int:
@@ -59,10 +59,11 @@ def fast_thread_count() -> tuple[Callable[[], int], Callable[[int], None]]:
 
 def thread_facts() -> dict[str, Any]:
     """Thread facts for a RuntimeManifest: count, pool size, threading layer."""
+    layer: str
     try:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
-        layer = str(numba.config.THREADING_LAYER)
+        layer = str(numba.config.THREADING_LAYER)  # type: ignore[attr-defined]
     return {
         "threads": get_num_threads(),
         "max_threads": max_threads(),
