@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
-from psionic.backends.cpu.launch import launch
+from psionic.backends.cpu.launch import frozen, launch
 from psionic.backends.cpu.simd import (
     vadd,
     vexp,
@@ -151,7 +151,6 @@ def attention(
     out = np.empty_like(q)
     if q.size:
         keys = t_total if window <= 0 else min(window, t_total)
-        flags = (q.flags.writeable, k.flags.writeable, v.flags.writeable)
-        launch(_attention, flags, 2 * t_new * n_heads * keys * d,
-               q, k, v, np.float32(scale), int(window), out)
+        launch(_attention, (), 2 * t_new * n_heads * keys * d,
+               frozen(q), frozen(k), frozen(v), np.float32(scale), int(window), out)
     return out

@@ -9,6 +9,9 @@ A decode step launches hundreds of small kernels, so per-call costs count:
 - Waking a sleeping worker thread costs more than a small job takes, so jobs
   under ``SERIAL_MACS`` multiply-adds run on the calling thread alone. The
   kernels' results do not depend on the thread count.
+- Numba compiles read-only and writable arrays separately; callers pass
+  inputs through ``frozen`` so each kernel is compiled once, for read-only
+  inputs (weights arrive read-only from memory-mapped files anyway).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numba
+import numpy as np
 from numba import types
 
 from psionic.backends.cpu.formats import KernelFormat
@@ -26,6 +30,15 @@ SERIAL_MACS = 1 << 18  # smaller jobs run on the calling thread alone
 
 _ENTRIES: dict[tuple[Any, ...], Callable[..., Any]] = {}
 _get_threads, _set_threads = fast_thread_count()
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy)."""
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _entry(kernel: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
@@ -44,7 +57,7 @@ def launch(kernel: Any, key: tuple[Any, ...], macs: int, *args: Any) -> None:
     """Run ``kernel(*args)``.
 
     ``key`` must tell apart every set of argument *types* the call site can
-    produce (format code, writability of each array, tuple lengths); ``macs``,
+    produce (format code, tuple lengths; inputs go through ``frozen``); ``macs``,
     the job's multiply-adds, decides serial or threaded.
     """
     full_key = (kernel, *key)

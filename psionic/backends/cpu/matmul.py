@@ -37,7 +37,7 @@ from numba import njit, prange
 
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
 from psionic.backends.cpu.formats import deq16, kernel_format
-from psionic.backends.cpu.launch import launch
+from psionic.backends.cpu.launch import frozen, launch
 from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
@@ -238,11 +238,9 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
         return out
     macs = x.shape[0] * w.rows * w.cols
     if x.shape[0] < SMALL_M:
-        launch(_matmul_rows, (fmt.code, x.flags.writeable, w.data.flags.writeable), macs,
-               x, w.data, out, fmt)
+        launch(_matmul_rows, (fmt.code,), macs, frozen(x), frozen(w.data), out, fmt)
     else:
-        launch(_matmul_tiled, (x.flags.writeable, w.data.flags.writeable), macs,
-               x, w.data, out, fmt.code)
+        launch(_matmul_tiled, (), macs, frozen(x), frozen(w.data), out, fmt.code)
     return out
 
 
@@ -264,9 +262,8 @@ def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
     outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
     bounds = np.cumsum([0] + [(w.rows + 1) // 2 for w in ws]).astype(np.int64)  # row pairs
     macs = x.shape[0] * sum(w.rows for w in ws) * ws[0].cols
-    datas = tuple(w.data for w in ws)
-    key = (fmt.code, x.flags.writeable, len(ws), *(d.flags.writeable for d in datas))
-    launch(_matmul_rows_many, key, macs, x, datas, outs, bounds, fmt)
+    datas = tuple(frozen(w.data) for w in ws)
+    launch(_matmul_rows_many, (fmt.code, len(ws)), macs, frozen(x), datas, outs, bounds, fmt)
     return list(outs)
 
 
@@ -286,6 +283,5 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
         )
     out = np.empty((idx.size, w.cols), np.float32)
     if idx.size:
-        launch(_get_rows, (w.data.flags.writeable,), idx.size * w.cols * 8, w.data, idx, out,
-               fmt.code)
+        launch(_get_rows, (), idx.size * w.cols * 8, frozen(w.data), frozen(idx), out, fmt.code)
     return out

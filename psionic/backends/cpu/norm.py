@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
-from psionic.backends.cpu.launch import launch
+from psionic.backends.cpu.launch import frozen, launch
 from psionic.backends.cpu.simd import vfma, vload, vmul, vsplat, vstore, vsum, vzero
 from psionic.core.errors import TensorShapeMismatch
 
@@ -55,6 +55,5 @@ def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
         )
     out = np.empty_like(x)
     if x.size:
-        launch(_rms_norm, (x.flags.writeable, weight.flags.writeable), 4 * x.size,
-               x, weight, np.float32(eps), out)
+        launch(_rms_norm, (), 4 * x.size, frozen(x), frozen(weight), np.float32(eps), out)
     return out
