@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from psionic.backends.cpu import attention as cpu_attention
 from psionic.backends.cpu import matmul as cpu
+from psionic.backends.cpu import norm as cpu_norm
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.nn import functional as F
 
@@ -30,10 +32,20 @@ def embed(weight: Any, ids: np.ndarray) -> np.ndarray:
 
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
-    return F.rms_norm(x, weight, eps)
+    """RMSNorm over the last axis of any (..., D) array."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
+    return cpu_norm.rms_norm(flat, weight, eps).reshape(x.shape)
 
 
 def attention(
     q: np.ndarray, k: np.ndarray, v: np.ndarray, start: int, scale: float, window: int | None
 ) -> np.ndarray:
+    """Causal attention of q (T, H, D) at positions start.. over k, v (start + T, Hkv, D).
+
+    The kernel computes every (query, head) on its own in a fixed order, so a token's
+    output does not depend on its chunk or batch; head dims it cannot vectorise
+    take the reference path.
+    """
+    if q.shape[-1] % 16 == 0:
+        return cpu_attention.attention(q, k, v, scale, window or 0)
     return F.causal_attention(q, k, v, start, scale, window)
