@@ -39,6 +39,7 @@ from psionic.backends.cpu.simd import (
     vstore,
     vsub,
     vsum,
+    vsum4,
     vzero,
 )
 from psionic.core.errors import TensorShapeMismatch
@@ -79,10 +80,11 @@ def _attention(q, k, v, scale, window, out):
                 a1 = vfma(qv, vload(kf, at + stride + 16 * c), a1)
                 a2 = vfma(qv, vload(kf, at + 2 * stride + 16 * c), a2)
                 a3 = vfma(qv, vload(kf, at + 3 * stride + 16 * c), a3)
-            scores[j0] = vsum(a0) * scale
-            scores[j0 + 1] = vsum(a1) * scale
-            scores[j0 + 2] = vsum(a2) * scale
-            scores[j0 + 3] = vsum(a3) * scale
+            s0, s1, s2, s3 = vsum4(a0, a1, a2, a3)
+            scores[j0] = s0 * scale
+            scores[j0 + 1] = s1 * scale
+            scores[j0 + 2] = s2 * scale
+            scores[j0 + 3] = s3 * scale
         for j in range(n_keys - n_keys % 4, n_keys):
             at = ((first + j) * n_kv + g) * d
             acc = vzero()

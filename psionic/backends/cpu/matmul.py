@@ -38,7 +38,7 @@ from numba import njit, prange
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
 from psionic.backends.cpu.formats import deq16, kernel_format
 from psionic.backends.cpu.launch import frozen, launch
-from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vzero
+from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vsum4, vzero
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
 
@@ -145,14 +145,11 @@ def _tile_4x4(x, m0, buf, out, n0, nch):
         a20 = vfma(v0, u, a20); a21 = vfma(v1, u, a21); a22 = vfma(v2, u, a22); a23 = vfma(v3, u, a23)  # noqa: E501, E702
         u = vload(x3, k)
         a30 = vfma(v0, u, a30); a31 = vfma(v1, u, a31); a32 = vfma(v2, u, a32); a33 = vfma(v3, u, a33)  # noqa: E501, E702
-    o = out[m0]
-    o[n0] = vsum(a00); o[n0 + 1] = vsum(a01); o[n0 + 2] = vsum(a02); o[n0 + 3] = vsum(a03)  # noqa: E702
-    o = out[m0 + 1]
-    o[n0] = vsum(a10); o[n0 + 1] = vsum(a11); o[n0 + 2] = vsum(a12); o[n0 + 3] = vsum(a13)  # noqa: E702
-    o = out[m0 + 2]
-    o[n0] = vsum(a20); o[n0 + 1] = vsum(a21); o[n0 + 2] = vsum(a22); o[n0 + 3] = vsum(a23)  # noqa: E702
-    o = out[m0 + 3]
-    o[n0] = vsum(a30); o[n0 + 1] = vsum(a31); o[n0 + 2] = vsum(a32); o[n0 + 3] = vsum(a33)  # noqa: E702
+    for i, (b0, b1, b2, b3) in enumerate((
+        (a00, a01, a02, a03), (a10, a11, a12, a13), (a20, a21, a22, a23), (a30, a31, a32, a33),
+    )):
+        o = out[m0 + i]
+        o[n0], o[n0 + 1], o[n0 + 2], o[n0 + 3] = vsum4(b0, b1, b2, b3)
 
 
 @njit(cache=True, parallel=True)

@@ -299,16 +299,6 @@ def vfma(typingctx, a, b, c):
     return f32x16(a, b, c), codegen
 
 
-@intrinsic
-def vmax(typingctx, a, b):
-    """Lane-wise ``a if a > b else b``."""
-
-    def codegen(context, builder, sig, args):
-        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[0], args[1])
-
-    return f32x16(a, b), codegen
-
-
 def _tree(builder, vec, combine):
     """Fold 16 lanes in a fixed tree: halves (l, l + 8), then (l, l + 4), (l, l + 2), (0, 1)."""
     width = LANES
@@ -332,16 +322,39 @@ def vsum(typingctx, v):
 
 
 @intrinsic
-def vhmax(typingctx, v):
-    """The largest of the 16 lanes."""
+def vsum4(typingctx, a, b, c, d):
+    """``(vsum(a), vsum(b), vsum(c), vsum(d))``, bit for bit, with shared shuffles.
+
+    The four trees are interleaved lane-wise: every sum adds the same two
+    values, in the same order, as ``vsum`` does, so results are identical.
+    """
 
     def codegen(context, builder, sig, args):
-        def bigger(a, b):
-            return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+        def mask(idx: list[int]):
+            return ir.Constant(ir.VectorType(_I32, len(idx)), idx)
 
-        return _tree(builder, args[0], bigger)
+        def fold(x, y, lo_idx: list[int], hi_idx: list[int]):
+            return builder.fadd(
+                builder.shuffle_vector(x, y, mask(lo_idx)), builder.shuffle_vector(x, y, mask(hi_idx))
+            )
 
-    return types.float32(v), codegen
+        # (l, l + 8): lanes 0-7 belong to the first input, 8-15 to the second
+        step1_lo = list(range(8)) + list(range(16, 24))
+        step1_hi = list(range(8, 16)) + list(range(24, 32))
+        ab = fold(args[0], args[1], step1_lo, step1_hi)
+        cd = fold(args[2], args[3], step1_lo, step1_hi)
+        # (l, l + 4): four lanes per input
+        step2_lo = [i + o for o in (0, 8, 16, 24) for i in range(4)]
+        step2_hi = [i + 4 + o for o in (0, 8, 16, 24) for i in range(4)]
+        quad = fold(ab, cd, step2_lo, step2_hi)
+        # (l, l + 2), then (0, 1)
+        pair = fold(quad, quad, [o + i for o in (0, 4, 8, 12) for i in range(2)],
+                    [o + 2 + i for o in (0, 4, 8, 12) for i in range(2)])
+        single = fold(pair, pair, [0, 2, 4, 6], [1, 3, 5, 7])
+        values = [builder.extract_element(single, ir.Constant(_I32, i)) for i in range(4)]
+        return context.make_tuple(builder, sig.return_type, values)
+
+    return types.UniTuple(types.float32, 4)(a, b, c, d), codegen
 
 
 # --- exp ---------------------------------------------------------------------------
