@@ -64,6 +64,7 @@ def _register_serve(kinds: argparse._SubParsersAction) -> None:
     b.add_argument("--llama-server", help="the llama-server binary (default: PATH)")
     b.add_argument("--build-peer", action="store_true", help="build llama-server with shared/peers/llama-server.sh")
     b.add_argument("--parallel", type=int, default=16, help="llama-server slots (--parallel)")
+    b.add_argument("--peer-repack", action="store_true", help="let llama-server repack weights (off: AMX traps on some VMs)")
     b.set_defaults(func=run_serve)
 
 
@@ -95,7 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
         spec=spec, levels=levels, threads=args.threads, warmup=args.warmup,
         startup_timeout_s=args.startup_timeout, model=args.model, base_url=args.base_url,
         model_name=args.model_name, label=args.label, llama_server=Path(peer) if peer else None,
-        gguf=gguf, parallel=args.parallel,
+        gguf=gguf, parallel=args.parallel, peer_repack=args.peer_repack,
     )
 
     def progress(label: str, stats: LevelStats) -> None:

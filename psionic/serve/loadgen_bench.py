@@ -56,6 +56,7 @@ class ServeBenchOptions:
     llama_server: Path | None = None  # set: also run the peer
     gguf: Path | None = None  # the file the peer serves
     parallel: int = 16
+    peer_repack: bool = False  # llama-server's weight repacking (AMX); see server_command_llama
 
     def __post_init__(self) -> None:
         if not self.levels or min(self.levels) < 1:
@@ -110,7 +111,10 @@ def _peer(options: ServeBenchOptions, stack: ExitStack) -> Target:
     assert options.llama_server is not None and options.gguf is not None
     port = free_port()
     ctx = llama_server_context(options.spec.prompt_tokens, options.spec.max_tokens, options.parallel)
-    command = server_command_llama(options.llama_server, options.gguf, port, options.threads, ctx, options.parallel)
+    command = server_command_llama(
+        options.llama_server, options.gguf, port, options.threads, ctx, options.parallel,
+        repack=options.peer_repack,
+    )
     server = ManagedServer(PEER_LABEL, command, port)
     stack.enter_context(server.start(options.startup_timeout_s))
     name = resolve_model_name(server.base_url)
@@ -171,6 +175,7 @@ def run_serve_benchmark(
             "warmup_requests": options.warmup,
             "model": options.model,
             "peer_parallel": options.parallel if options.llama_server is not None else None,
+            "peer_repack": options.peer_repack if options.llama_server is not None else None,
         },
         "targets": {t.label: t.to_dict() for t in targets},
         "warmup_errors": {label: sum(not r.ok for r in rs) for label, rs in warm.items()},

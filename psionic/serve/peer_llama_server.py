@@ -80,10 +80,23 @@ def llama_server_version(binary: Path) -> str | None:
 
 
 def server_command_llama(
-    binary: Path, gguf: Path, port: int, threads: int, ctx: int, parallel: int = 16, host: str = "127.0.0.1"
+    binary: Path,
+    gguf: Path,
+    port: int,
+    threads: int,
+    ctx: int,
+    parallel: int = 16,
+    host: str = "127.0.0.1",
+    repack: bool = False,
 ) -> list[str]:
-    """llama-server on one GGUF file with continuous batching over ``parallel`` slots."""
+    """llama-server on one GGUF file with continuous batching over ``parallel`` slots.
+
+    Weight repacking stays off unless asked for: on CPUs that advertise AMX
+    but trap its instructions (some VMs), a native build that repacks Q4_1
+    for AMX dies with SIGILL while warming up.
+    """
     return [
         str(binary), "-m", str(gguf), "--host", host, "--port", str(port),
         "--parallel", str(parallel), "-t", str(threads), "-tb", str(threads), "-c", str(ctx),
+        *([] if repack else ["--no-repack"]),
     ]

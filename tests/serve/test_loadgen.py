@@ -8,6 +8,7 @@ asserts speed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import stat
@@ -18,6 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
+from psionic.cli.main import main
 from psionic.core.errors import BackendUnavailable, InvalidInput, ToolMissing
 from psionic.serve import loadgen_bench
 from psionic.serve.loadgen import LoadSpec, prompt_text, request_body, resolve_model_name, run_level
@@ -211,9 +213,11 @@ def test_llama_server_command_fits_every_slot() -> None:
     ctx = llama_server_context(prompt_tokens=300, max_tokens=100, parallel=16)
     assert ctx % 16 == 0 and ctx // 16 >= 300 * 1.5 + 100
     command = server_command_llama(Path("/x/llama-server"), Path("/m.gguf"), 8081, 2, ctx, 16)
-    flags = dict(zip(command[1::2], command[2::2], strict=True))
+    assert command[-1] == "--no-repack"
+    flags = dict(zip(command[1:-1:2], command[2:-1:2], strict=True))
     assert flags == {"-m": "/m.gguf", "--host": "127.0.0.1", "--port": "8081", "--parallel": "16",
                      "-t": "2", "-tb": "2", "-c": str(ctx)}
+    assert "--no-repack" not in server_command_llama(Path("/x"), Path("/m"), 1, 2, ctx, repack=True)
 
 
 # --- the benchmark and its command -----------------------------------------------------
@@ -259,3 +263,65 @@ def test_benchmark_starts_and_stops_its_own_server(fake_on_path: Path, monkeypat
     assert target["started_here"] and report["levels"][0]["psionic"]["ok"] == 2
     with pytest.raises(httpx.ConnectError):
         httpx.get(target["base_url"] + "/health")
+
+
+def test_servers_stop_when_the_run_is_interrupted(fake_on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ports: list[int] = []
+
+    def command(model: str, port: int, threads: int) -> list[str]:
+        ports.append(port)
+        return [*FAKE_COMMAND, "--port", str(port)]
+
+    async def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loadgen_bench, "server_command_psionic", command)
+    monkeypatch.setattr(loadgen_bench, "run_level", interrupted)
+    options = ServeBenchOptions(spec=LoadSpec(model=""), levels=(1,), warmup=0, startup_timeout_s=20)
+    with pytest.raises(KeyboardInterrupt):
+        run_serve_benchmark(options)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{ports[0]}/health")
+
+
+def test_cli_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAIServer(Behaviour(chunks=2, ttft_s=0.0, itl_s=0.0)) as server:
+        code = main(["bench", "serve", "--base-url", server.base_url, "--concurrency", "1,3",
+                     "--requests", "3", "--warmup", "0", "--label", "fake", "--ignore-eos"])
+        assert all(body["ignore_eos"] is True for body in server.tally.bodies)
+    assert code == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert [row["concurrency"] for row in report["levels"]] == [1, 3]
+    assert report["levels"][1]["fake"]["output_tokens"] == 6 and "ratio" not in report["levels"][0]
+    assert "serve: fake c=3" in out.err
+
+
+def test_cli_errors_are_typed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["bench", "serve", "--vs", "llama.cpp", "--llama-server", str(tmp_path / "none")]) == 2
+    assert "tool_missing" in capsys.readouterr().err
+    assert main(["bench", "serve", "--base-url", "http://127.0.0.1:1", "--concurrency", "1,x"]) == 2
+    assert "invalid_input" in capsys.readouterr().err
+
+
+@pytest.mark.peer
+def test_real_llama_server_answers_the_load() -> None:
+    """llama-server itself ($PSIONIC_LLAMA_SERVER or PATH) on SmolLM2: its streams, usage and ignore_eos parse."""
+    from psionic.models.catalog import CatalogEntry
+
+    try:
+        binary = find_llama_server(os.environ.get("PSIONIC_LLAMA_SERVER"))
+        gguf = CatalogEntry.get("smollm2-135m-instruct").path()
+    except (ToolMissing, BackendUnavailable) as exc:
+        pytest.skip(str(exc))
+    port = free_port()
+    with ManagedServer("llama.cpp", server_command_llama(binary, gguf, port, 2, 4096, 4), port).start(120) as server:
+        name = resolve_model_name(server.base_url)
+        spec = LoadSpec(model=name, requests=4, prompt_tokens=32, max_tokens=8, ignore_eos=True, timeout_s=120)
+        chat = asyncio.run(run_level(server.base_url, spec, 2))
+        plain = asyncio.run(run_level(server.base_url, dataclasses.replace(spec, endpoint="completions"), 2, 10))
+    for stats in (chat, plain):
+        assert (stats.ok, stats.errors) == (4, 0), stats.error_samples
+        assert stats.output_tokens == 32 and stats.output_tokens_source == "usage"
+        assert stats.prompt_tokens_mean is not None and stats.prompt_tokens_mean >= 20
+        assert stats.ttft_ms["p50"] is not None and stats.itl_ms["p50"] is not None
