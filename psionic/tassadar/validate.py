@@ -206,9 +206,14 @@ def _else(c: _FunctionCompiler, ins: Instruction) -> None:
 def _end(c: _FunctionCompiler, ins: Instruction) -> None:
     frame = c.ctrl[-1]
     if len(c.ctrl) == 1:
-        height = len(c.opd)
+        # Reached by falling through (height == results, checked) or by a branch to the
+        # function's label, which unwinds to exactly the results: either way the frame
+        # holds the locals and the results.
         _check_frame_results(c, ins, frame)
-        c.emit("end", ins, c.nlocals + height, tuple(oc.WIDTH[t] for t in frame.results))
+        for args in frame.fixups:
+            args[0] = len(c.code)
+        results = tuple(oc.WIDTH[t] for t in frame.results)
+        c.emit("end", ins, c.nlocals + len(results), results)
         c.ctrl.pop()
         return
     _check_frame_results(c, ins, frame)

@@ -155,9 +155,12 @@ def address(ctx: _Ctx, depth: int) -> list[str]:
     return code
 
 
-def statement(ctx: _Ctx, depth: int) -> list[str]:
+def statement(ctx: _Ctx, depth: int, top: bool = False) -> list[str]:
+    """A statement (leaves the stack as it found it); ``top`` when directly in the function body."""
     ctx.budget -= 1
     kinds = ["set", "set", "global_set", "store", "store", "output", "drop"]
+    if top:
+        kinds.append("exit_if")
     if depth > 0 and ctx.budget > 0:
         kinds += ["if", "loop", "switch", "grow", "trap"]
     kind = ctx.draw(st.sampled_from(kinds))
@@ -195,6 +198,9 @@ def statement(ctx: _Ctx, depth: int) -> list[str]:
         code += expr(ctx, I32, 2) + [f"br_table {labels[0]} {labels[1]} {labels[0]} {labels[2]}"]
         code += ["end"] + block(ctx, d, 1) + ["end"] + block(ctx, d, 1) + ["end"]
         return code
+    if kind == "exit_if":  # br_if to the function's own label, dropping an i64 beneath the result
+        return expr(ctx, I64, 1) + expr(ctx, I32, 2) + expr(ctx, I32, 1) + [
+            "i32.const 5", "i32.rem_u", "i32.eqz", "br_if 0", "drop", "drop"]
     if kind == "grow":
         return [f"i32.const {ctx.draw(st.integers(0, 2))}", "memory.grow", "call $out"]
     if kind == "trap":
@@ -231,7 +237,7 @@ def programs(
             fctx.new_local(t)
         fbody: list[str] = []
         for _ in range(draw(st.integers(1, 3))):
-            fbody += statement(fctx, 1)
+            fbody += statement(fctx, 1, top=True)
         fbody += expr(fctx, I32, 2)
         functions.append(
             f"  (func $g{k} (param i32 i64) (result i32) (local {' '.join(fctx.extra)})\n"
@@ -242,7 +248,7 @@ def programs(
     if not with_params:
         body += [f"i32.const {args[0]}", "local.set 0", f"i64.const {args[1]}", "local.set 1"]
     for _ in range(draw(st.integers(1, 6))):
-        body += statement(ctx, 2)
+        body += statement(ctx, 2, top=True)
     if draw(st.booleans()):
         body += ["call $in", "call $out"]
     body += expr(ctx, I32, 3)
