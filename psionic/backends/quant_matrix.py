@@ -5,7 +5,8 @@ A ``QuantMatrix`` is a GGUF weight tensor as it lies in the file: ``N`` rows
 ``K / block_size`` blocks of ``type_size`` bytes. ``data`` is a ``(N,
 row_bytes)`` uint8 view, usually zero-copy onto a memory-mapped file; float
 formats may instead pass their typed ``(N, K)`` array, which is viewed as
-bytes without copying.
+bytes without copying. The record keeps a read-only view of ``data``: weights
+are never written through it (and kernels compile once, for read-only input).
 
 >>> import numpy as np
 >>> from psionic.core.dtypes import DType
@@ -55,6 +56,10 @@ class QuantMatrix:
             raise TensorShapeMismatch(
                 "matrix data must be C-contiguous rows", dtype=self.dtype.name
             )
+        if self.data.flags.writeable:
+            view = self.data.view()
+            view.flags.writeable = False
+            object.__setattr__(self, "data", view)  # frozen record: set once, here
 
     @property
     def rows(self) -> int:

@@ -14,6 +14,7 @@ def test_packed_bytes_are_wrapped_without_copying() -> None:
     w = QuantMatrix.from_array(DType.get("q4_1"), raw)
     assert w.shape == (3, 64) and w.row_bytes == 40 and w.nbytes == 120
     assert np.shares_memory(w.data, raw)
+    assert not w.data.flags.writeable and raw.flags.writeable
 
 
 @pytest.mark.parametrize(("name", "np_dtype"), [

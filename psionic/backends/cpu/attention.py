@@ -12,9 +12,12 @@ Numerics, per (query, head), always in this order: scores
 ``mx = max_j s_j``; ``e_j = vexp(s_j - mx)`` (``simd.vexp``, a fixed
 polynomial, not the host libm); ``den`` = the ``vsum`` of 16 lane sums, lane
 ``l`` adding ``e_j`` for ``j = l, l + 16, ...`` in order; ``o = sum_j e_j *
-v_j`` as lane-wise fma in increasing ``j``; output ``o * (1 / den)``. Every (query, head) is computed on its own,
-so a query's output is the same bits whether it is computed in a prefill
-chunk or alone at decode, and a sequence never depends on any other.
+v_j`` as lane-wise fma in increasing ``j``; output ``o * (1 / den)``.
+
+Every (query, head) is computed on its own, so a query's output is the same
+bits whether it is computed in a prefill chunk or alone at decode, and a
+sequence never depends on any other. The head dimension must be a multiple
+of 16; the caches are contiguous arrays (no paged block table).
 
 >>> import numpy as np
 >>> q = np.ones((1, 2, 16), np.float32); kv = np.ones((3, 1, 16), np.float32)

@@ -2,17 +2,20 @@
 
 Numerics (the contract every path keeps, and the tests check bit for bit):
 
-- Weights are decoded to float32 sixteen at a time by ``formats.deq16``,
-  which yields exactly the reference dequantization (``reference.dequantize``,
-  equal to ``gguf.quants.dequantize``). Activations stay float32; nothing is
-  re-quantized, so the result is as accurate as an f32 matmul over the
-  dequantized weights.
+- Weights are decoded to float32 sixteen at a time by ``formats.deq16``: the
+  reference dequantization (``reference.dequantize``, equal to
+  ``gguf.quants.dequantize``) exactly for scale-only formats, and with one
+  fused rounding of ``d * q + m`` for formats with an offset (see
+  ``formats.py``). ``get_rows`` returns these same values. Activations stay
+  float32 and are never re-quantized, so the result is as accurate as an f32
+  matmul over the decoded weights.
 - ``out[m, n]`` is one dot product over ``K`` with 16 lanes: lane ``l`` keeps
   ``acc_l = fma(w[k], x[m, k], acc_l)`` for ``k = l, l + 16, l + 32, ...`` in
   increasing order, starting from +0.0; the lanes are then summed in the fixed
   pairwise tree of ``simd.vsum``. No other order is ever used.
-- Every path (one row at a time for decode, register tiles of 4 x 4 for
-  prefill, any thread count) performs that same sequence of IEEE operations
+- Every path (pairs of weight rows decoded in registers for decode, register
+  tiles of 4 x 4 over pre-decoded rows for prefill, leftovers one by one, any
+  thread count) performs that same sequence of IEEE operations
   for every output, so row ``m`` of the result is bit-identical whether it is
   computed alone or in any batch, in any position. Batch invariance holds by
   construction, not by luck.
@@ -49,21 +52,12 @@ SMALL_M = 4  # below this many rows, decode weights straight from the packed byt
 
 
 @njit(cache=True)
-def _dot_packed(fmt, row, xr, nch):
-    # Two chunks per step so both halves of a 32-element block share one decode
-    # of its scales; the fma order is still chunk 0, 1, 2, ... .
-    acc = vzero()
-    for c in range(0, nch - 1, 2):
-        acc = vfma(deq16(fmt, row, c), vload(xr, 16 * c), acc)
-        acc = vfma(deq16(fmt, row, c + 1), vload(xr, 16 * c + 16), acc)
-    if nch & 1:
-        acc = vfma(deq16(fmt, row, nch - 1), vload(xr, 16 * (nch - 1)), acc)
-    return vsum(acc)
-
-
-@njit(cache=True)
 def _dot_packed_pair(fmt, row0, row1, xr, nch):
-    """``_dot_packed`` of two weight rows at once: two independent fma chains in flight."""
+    """Dot products of ``xr`` with two packed weight rows, decoded in registers.
+
+    Two rows at once keep two independent fma chains in flight; each row's
+    chain is the same as it would be alone (chunks 0, 1, 2, ... in order).
+    """
     a0 = vzero()
     a1 = vzero()
     for c in range(0, nch - 1, 2):
@@ -91,14 +85,14 @@ def _dot_f32(wr, xr, nch):
 @njit(cache=True)
 def _rows_pair(fmt, w, n, x, out, nch):
     """Output columns ``n`` and ``n + 1`` (just ``n`` if it is the last row) for every row of x."""
-    if n + 1 < w.shape[0]:
-        row0, row1 = w[n], w[n + 1]
-        for m in range(x.shape[0]):
-            out[m, n], out[m, n + 1] = _dot_packed_pair(fmt, row0, row1, x[m], nch)
-    else:
-        row0 = w[n]
-        for m in range(x.shape[0]):
-            out[m, n] = _dot_packed(fmt, row0, x[m], nch)
+    pair = n + 1 < w.shape[0]
+    row0 = w[n]
+    row1 = w[n + 1] if pair else row0  # a lone last row is computed twice, kept once
+    for m in range(x.shape[0]):
+        y0, y1 = _dot_packed_pair(fmt, row0, row1, x[m], nch)
+        out[m, n] = y0
+        if pair:
+            out[m, n + 1] = y1
 
 
 @njit(cache=True, parallel=True)
@@ -235,9 +229,9 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
         return out
     macs = x.shape[0] * w.rows * w.cols
     if x.shape[0] < SMALL_M:
-        launch(_matmul_rows, (fmt.code,), macs, frozen(x), frozen(w.data), out, fmt)
+        launch(_matmul_rows, (fmt.code,), macs, frozen(x), w.data, out, fmt)
     else:
-        launch(_matmul_tiled, (), macs, frozen(x), frozen(w.data), out, fmt.code)
+        launch(_matmul_tiled, (), macs, frozen(x), w.data, out, fmt.code)
     return out
 
 
@@ -259,7 +253,7 @@ def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
     outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
     bounds = np.cumsum([0] + [(w.rows + 1) // 2 for w in ws]).astype(np.int64)  # row pairs
     macs = x.shape[0] * sum(w.rows for w in ws) * ws[0].cols
-    datas = tuple(frozen(w.data) for w in ws)
+    datas = tuple(w.data for w in ws)
     launch(_matmul_rows_many, (fmt.code, len(ws)), macs, frozen(x), datas, outs, bounds, fmt)
     return list(outs)
 
@@ -280,5 +274,5 @@ def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:
         )
     out = np.empty((idx.size, w.cols), np.float32)
     if idx.size:
-        launch(_get_rows, (), idx.size * w.cols * 8, frozen(w.data), frozen(idx), out, fmt.code)
+        launch(_get_rows, (), idx.size * w.cols * 8, w.data, frozen(idx), out, fmt.code)
     return out
