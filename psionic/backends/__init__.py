@@ -75,5 +75,7 @@ def backend_names() -> list[str]:
 
 
 from psionic.backends.cpu import CPU_BACKEND  # noqa: E402  (registers after Backend exists)
+from psionic.backends.torch_backend import TORCH_BACKEND  # noqa: E402  (imports no torch)
 
 register_backend(CPU_BACKEND)
+register_backend(TORCH_BACKEND)
