@@ -74,7 +74,7 @@ def expr(ctx: _Ctx, t: str, depth: int) -> list[str]:
         kind = ctx.draw(st.sampled_from([
             "const", "local", "global", "bin", "bin", "bin", "safe_div", "un", "cmp", "eqz",
             "conv", "load", "select", "call", "call_indirect", "block", "if", "tee",
-            "memory_size", "ext", "gcall", "early_return",
+            "memory_size", "ext", "gcall", "early_return", "param_block", "multi_value",
         ]))
     d = depth - 1
     if kind == "const":
@@ -141,6 +141,18 @@ def expr(ctx: _Ctx, t: str, depth: int) -> list[str]:
     if kind == "early_return":  # leaves the function with values still on the stack
         return expr(ctx, t, d) + expr(ctx, I32, d) + ["i32.const 3", "i32.rem_u", "i32.eqz", "if"] + \
             expr(ctx, I32, d) + ["return", "end"]
+    if kind == "param_block":  # a block that takes a parameter from the stack
+        code = expr(ctx, I32, d) + ["block (param i32) (result i32)"] + expr(ctx, I32, d) + [
+            "i32.xor", "end"]
+        return code if t == I32 else code + ["i64.extend_i32_u"]
+    if kind == "multi_value":  # two results; a branch out keeps both and drops what lies beneath
+        label = ctx.label()
+        t32, t64 = ctx.new_local(I32, counter=True), ctx.new_local(I64, counter=True)
+        code = [f"block {label} (result i32 i64)"] + expr(ctx, I64, d) + expr(ctx, I32, d) + \
+            expr(ctx, I64, d) + expr(ctx, I32, d) + [
+                f"br_if {label}", f"local.set {t64}", f"local.set {t32}", "drop",
+                f"local.get {t32}", f"local.get {t64}", "end", "i32.wrap_i64", "i32.add"]
+        return code if t == I32 else code + ["i64.extend_i32_s"]
     if kind == "memory_size":
         code = ["memory.size"]
         return code if t == I32 else code + ["i64.extend_i32_u"]
