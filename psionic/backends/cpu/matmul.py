@@ -13,7 +13,7 @@ Numerics (the contract every path keeps, and the tests check bit for bit):
   ``acc_l = fma(w[k], x[m, k], acc_l)`` for ``k = l, l + 16, l + 32, ...`` in
   increasing order, starting from +0.0; the lanes are then summed in the fixed
   pairwise tree of ``simd.vsum``. No other order is ever used.
-- Every path (pairs of weight rows decoded in registers for decode, register
+- Every path (four weight rows at a time decoded in registers for decode, register
   tiles of 4 x 4 over pre-decoded rows for prefill, leftovers one by one, any
   thread count) performs that same sequence of IEEE operations
   for every output, so row ``m`` of the result is bit-identical whether it is
@@ -52,26 +52,25 @@ SMALL_M = 4  # below this many rows, decode weights straight from the packed byt
 
 
 @njit(cache=True)
-def _dot_packed_pair(fmt, row0, row1, xr, nch):
-    """Dot products of ``xr`` with two packed weight rows, decoded in registers.
+def _dot_packed4(fmt, r0, r1, r2, r3, xr, nch):
+    """Dot products of ``xr`` with four packed weight rows, decoded in registers.
 
-    Two rows at once keep two independent fma chains in flight; each row's
+    Four rows at once keep four independent fma chains in flight; each row's
     chain is the same as it would be alone (chunks 0, 1, 2, ... in order).
     """
-    a0 = vzero()
-    a1 = vzero()
+    a0 = vzero(); a1 = vzero(); a2 = vzero(); a3 = vzero()  # noqa: E702
     for c in range(0, nch - 1, 2):
         u = vload(xr, 16 * c)
+        a0 = vfma(deq16(fmt, r0, c), u, a0); a1 = vfma(deq16(fmt, r1, c), u, a1)  # noqa: E702
+        a2 = vfma(deq16(fmt, r2, c), u, a2); a3 = vfma(deq16(fmt, r3, c), u, a3)  # noqa: E702
         v = vload(xr, 16 * c + 16)
-        a0 = vfma(deq16(fmt, row0, c), u, a0)
-        a1 = vfma(deq16(fmt, row1, c), u, a1)
-        a0 = vfma(deq16(fmt, row0, c + 1), v, a0)
-        a1 = vfma(deq16(fmt, row1, c + 1), v, a1)
+        a0 = vfma(deq16(fmt, r0, c + 1), v, a0); a1 = vfma(deq16(fmt, r1, c + 1), v, a1)  # noqa: E702
+        a2 = vfma(deq16(fmt, r2, c + 1), v, a2); a3 = vfma(deq16(fmt, r3, c + 1), v, a3)  # noqa: E702
     if nch & 1:
         u = vload(xr, 16 * (nch - 1))
-        a0 = vfma(deq16(fmt, row0, nch - 1), u, a0)
-        a1 = vfma(deq16(fmt, row1, nch - 1), u, a1)
-    return vsum(a0), vsum(a1)
+        a0 = vfma(deq16(fmt, r0, nch - 1), u, a0); a1 = vfma(deq16(fmt, r1, nch - 1), u, a1)  # noqa: E702
+        a2 = vfma(deq16(fmt, r2, nch - 1), u, a2); a3 = vfma(deq16(fmt, r3, nch - 1), u, a3)  # noqa: E702
+    return vsum4(a0, a1, a2, a3)
 
 
 @njit(cache=True)
@@ -83,16 +82,23 @@ def _dot_f32(wr, xr, nch):
 
 
 @njit(cache=True)
-def _rows_pair(fmt, w, n, x, out, nch):
-    """Output columns ``n`` and ``n + 1`` (just ``n`` if it is the last row) for every row of x."""
-    pair = n + 1 < w.shape[0]
-    row0 = w[n]
-    row1 = w[n + 1] if pair else row0  # a lone last row is computed twice, kept once
+def _rows_quad(fmt, w, n, x, out, nch):
+    """Output columns ``n .. n + 3`` (fewer at the end of ``w``) for every row of x."""
+    last = w.shape[0] - 1
+    # rows past the end repeat row n; their results are not kept
+    r0 = w[n]
+    r1 = w[n + 1] if n + 1 <= last else r0
+    r2 = w[n + 2] if n + 2 <= last else r0
+    r3 = w[n + 3] if n + 3 <= last else r0
     for m in range(x.shape[0]):
-        y0, y1 = _dot_packed_pair(fmt, row0, row1, x[m], nch)
+        y0, y1, y2, y3 = _dot_packed4(fmt, r0, r1, r2, r3, x[m], nch)
         out[m, n] = y0
-        if pair:
+        if n + 1 <= last:
             out[m, n + 1] = y1
+        if n + 2 <= last:
+            out[m, n + 2] = y2
+        if n + 3 <= last:
+            out[m, n + 3] = y3
 
 
 @njit(cache=True, parallel=True)
@@ -102,22 +108,22 @@ def _matmul_rows(x, w, out, fmt):
     ``fmt`` arrives as a ``KernelFormat``, typed as a literal: one specialisation per format.
     """
     nch = x.shape[1] // 16
-    for p in prange((w.shape[0] + 1) // 2):
-        _rows_pair(fmt, w, 2 * p, x, out, nch)
+    for p in prange((w.shape[0] + 3) // 4):
+        _rows_quad(fmt, w, 4 * p, x, out, nch)
 
 
 @njit(cache=True, parallel=True)
 def _matmul_rows_many(x, ws, outs, bounds, fmt):
     """``_matmul_rows`` for several weights of one format sharing ``x``, in one launch.
 
-    Weight ``j`` owns the row pairs ``bounds[j] .. bounds[j + 1]``.
+    Weight ``j`` owns the groups of four rows ``bounds[j] .. bounds[j + 1]``.
     """
     nch = x.shape[1] // 16
     for t in prange(bounds[-1]):
         j = 0
         while t >= bounds[j + 1]:
             j += 1
-        _rows_pair(fmt, ws[j], 2 * (t - bounds[j]), x, outs[j], nch)
+        _rows_quad(fmt, ws[j], 4 * (t - bounds[j]), x, outs[j], nch)
 
 
 @njit(cache=True)
@@ -251,7 +257,7 @@ def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
     fmt = kernel_format(ws[0].dtype)
     _check_k(ws[0])
     outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
-    bounds = np.cumsum([0] + [(w.rows + 1) // 2 for w in ws]).astype(np.int64)  # row pairs
+    bounds = np.cumsum([0] + [(w.rows + 3) // 4 for w in ws]).astype(np.int64)  # row quads
     macs = x.shape[0] * sum(w.rows for w in ws) * ws[0].cols
     datas = tuple(w.data for w in ws)
     launch(_matmul_rows_many, (fmt.code, len(ws)), macs, frozen(x), datas, outs, bounds, fmt)
