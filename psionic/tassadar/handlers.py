@@ -88,9 +88,22 @@ def _unary(m: Machine, op: Op, pc: int) -> Step:
 
 
 def _carry_tokens(r: int, x: int, w: int) -> list[int]:
-    """Bytes of ``r`` with bit 8 set where ``x`` (carry-in bits, shifted) marks a carry out."""
+    """Bytes of ``r``, each with bit 8 set where bit ``8k`` of ``x`` marks a carry out of byte ``k``."""
     rb = r.to_bytes(w, "little")
     return [rb[k] | ((x >> (8 * k)) & 1) << 8 for k in range(w)]
+
+
+def _carry_emitter(T: list[int], w: int) -> Callable[[int, int], None]:
+    """Appends the flagged bytes of a sum or difference (unrolled for the two widths)."""
+    if w == 4:
+        def emit4(r: int, x: int) -> None:
+            T.extend((r & 255 | (x & 1) << 8, r >> 8 & 255 | (x >> 8 & 1) << 8,
+                      r >> 16 & 255 | (x >> 16 & 1) << 8, r >> 24 | (x >> 24 & 1) << 8))
+        return emit4
+
+    def emit8(r: int, x: int) -> None:
+        T.extend(_carry_tokens(r, x, 8))
+    return emit8
 
 
 @handles("i32.add", "i64.add")
@@ -98,6 +111,7 @@ def _add(m: Machine, op: Op, pc: int) -> Step:
     S, T, nxt, tok = m.stack, m.tokens, pc + 1, tr.OP_ID[op.name]
     w = 4 if op.name == "i32.add" else 8
     mask = MASK[w]
+    flagged = _carry_emitter(T, w)
 
     def step() -> int:
         b = S.pop()
@@ -107,7 +121,7 @@ def _add(m: Machine, op: Op, pc: int) -> Step:
         x = (a ^ b ^ s) >> 8  # bit 8k: carry out of byte k
         T.append(tok)
         if x:
-            T.extend(_carry_tokens(r, x, w))
+            flagged(r, x)
         else:
             T.extend(r.to_bytes(w, "little"))
         return nxt
@@ -120,6 +134,7 @@ def _sub(m: Machine, op: Op, pc: int) -> Step:
     S, T, nxt, tok = m.stack, m.tokens, pc + 1, tr.OP_ID[op.name]
     w = 4 if op.name == "i32.sub" else 8
     mask = MASK[w]
+    flagged = _carry_emitter(T, w)
 
     def step() -> int:
         b = S.pop()
@@ -129,7 +144,7 @@ def _sub(m: Machine, op: Op, pc: int) -> Step:
         x = ((a ^ b ^ d) >> 8) & mask  # bit 8k: borrow out of byte k
         T.append(tok)
         if x:
-            T.extend(_carry_tokens(r, x, w))
+            flagged(r, x)
         else:
             T.extend(r.to_bytes(w, "little"))
         return nxt

@@ -165,7 +165,7 @@ class Machine:
 
     def _flush(self) -> None:
         """Move the hot token buffer (a list: fastest to append) into the compact trace."""
-        self.trace.extend(self.tokens)
+        self.trace.fromlist(self.tokens)
         self.tokens.clear()
 
     def _invoke(self, index: int, args: Sequence[int]) -> None:
