@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import wasmtime
 
 from psionic.core.errors import (
     MalformedWasm,
+    PsionicError,
     UnsupportedImport,
     UnsupportedOpcode,
     UnsupportedWasmFeature,
 )
 from psionic.tassadar.decoder import decode
 from psionic.tassadar.ingress import load, load_wat, wat_to_wasm
+from psionic.tassadar.validate import validate
 from psionic.tassadar.workloads import WORKLOADS
 
 from . import binary as b
@@ -144,3 +148,31 @@ def test_names_come_from_the_name_section() -> None:
     p = load_wat('(module (func $helper) (func (export "run") call $helper))')
     assert p.program.module.func_name(0) == "helper"
     assert p.program.module.func_name(1) == "run"
+
+
+def test_mutated_binaries_are_refused_cleanly_or_valid_for_wasmtime_too() -> None:
+    """Byte flips, deletions and insertions in corpus binaries: the decoder either refuses with a
+    typed error or accepts a module that wasmtime also finds valid (never a crash, never a module
+    wasmtime rejects)."""
+    engine = wasmtime.Engine()
+    seeds = [load(w.path).wasm for w in WORKLOADS.values() if w.language == "wat"]
+    rng = random.Random(20260326)
+    accepted = 0
+    for _ in range(600):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            k = rng.randrange(8, len(data))
+            roll = rng.random()
+            if roll < 0.6:
+                data[k] = rng.randrange(256)
+            elif roll < 0.8:
+                del data[k]
+            else:
+                data.insert(k, rng.randrange(256))
+        try:
+            validate(decode(bytes(data)))
+        except PsionicError:
+            continue
+        accepted += 1
+        wasmtime.Module.validate(engine, bytes(data))
+    assert accepted > 10  # some mutations land in immediates and stay valid
