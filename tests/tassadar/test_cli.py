@@ -14,6 +14,8 @@ from psionic.tassadar import ingress
 from psionic.tassadar.trace import decode, encode, trace_digest
 from psionic.tassadar.workloads import get
 
+from .markers import needs_clang
+
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
     assert main(argv) == 0
@@ -108,3 +110,10 @@ def test_unknown_decode_modes_and_workloads_are_refused(capsys) -> None:
 def test_workloads_listing(capsys) -> None:
     rows = _json(capsys, ["tassadar", "workloads", "--json"])
     assert any(r["name"] == "sudoku_inkala_c" and r["slow"] for r in rows)
+
+
+@needs_clang
+def test_run_a_c_program(capsys) -> None:
+    data = _json(capsys, ["tassadar", "run", str(get("fib_c").path), "--args", "15", "--json"])
+    assert data["result"] == [610] and data["trap"] is None
+    assert data["program_digest"] == ingress.load(get("fib_c").path).digest
