@@ -1,7 +1,7 @@
 """Run a program under a decode mode and bind the result to a receipt.
 
 Decode modes register under a name (``reference`` here: the interpreter; the
-executor issues add ``linear`` and ``hull``). Every mode returns an
+constructed executor adds ``linear`` and ``hull``). Every mode returns an
 ``Outcome`` whose trace is in ``tassadar.trace.v1``, so reports and digests
 compare across modes.
 
