@@ -15,7 +15,6 @@ from psionic.backends.cpu.matmul import (
     TILE_N,
     get_rows,
     matmul,
-    matmul_many,
 )
 from psionic.backends.cpu.threads import get_num_threads, max_threads, set_num_threads
 from psionic.backends.quant_matrix import QuantMatrix
@@ -84,18 +83,6 @@ def test_paths_cover_tiles_leftovers_and_serial_launches() -> None:
     assert SMALL_M <= 16 and TILE_M == 4 and TILE_N == 4 and N_ROWS % TILE_N
     # the invariance test above runs single-threaded small jobs and threaded large ones
     assert N_ROWS * K_COLS < SERIAL_MACS <= 16 * N_ROWS * K_COLS
-
-
-def test_matmul_many_equals_separate_matmuls(make_matrix: MakeMatrix, rng: np.random.Generator) -> None:
-    ws = [make_matrix("q4_1", n, 256) for n in (40, 7, 9)]  # partial groups of four too
-    for m in (1, 2, 9):
-        x = rng.standard_normal((m, 256)).astype(np.float32)
-        for got, w in zip(matmul_many(x, ws), ws, strict=True):
-            np.testing.assert_array_equal(got, matmul(x, w))
-    mixed = [ws[0], make_matrix("q8_0", 5, 256)]
-    x = rng.standard_normal((1, 256)).astype(np.float32)
-    assert [o.shape for o in matmul_many(x, mixed)] == [(1, 40), (1, 5)]
-    assert matmul_many(x, []) == []
 
 
 @pytest.mark.skipif(max_threads() < 2, reason="needs a pool of two threads")

@@ -112,20 +112,6 @@ def _matmul_rows(x, w, out, fmt):
         _rows_quad(fmt, w, 4 * p, x, out, nch)
 
 
-@njit(cache=True, parallel=True)
-def _matmul_rows_many(x, ws, outs, bounds, fmt):
-    """``_matmul_rows`` for several weights of one format sharing ``x``, in one launch.
-
-    Weight ``j`` owns the groups of four rows ``bounds[j] .. bounds[j + 1]``.
-    """
-    nch = x.shape[1] // 16
-    for t in prange(bounds[-1]):
-        j = 0
-        while t >= bounds[j + 1]:
-            j += 1
-        _rows_quad(fmt, ws[j], 4 * (t - bounds[j]), x, outs[j], nch)
-
-
 @njit(cache=True)
 def _tile_4x4(x, m0, buf, out, n0, nch):
     x0, x1, x2, x3 = x[m0], x[m0 + 1], x[m0 + 2], x[m0 + 3]
@@ -239,29 +225,6 @@ def matmul(x: np.ndarray, w: QuantMatrix, out: np.ndarray | None = None) -> np.n
     else:
         launch(_matmul_tiled, (), macs, frozen(x), w.data, out, fmt.code)
     return out
-
-
-def matmul_many(x: np.ndarray, ws: list[QuantMatrix]) -> list[np.ndarray]:
-    """``[matmul(x, w) for w in ws]``, bit for bit, in one kernel launch where it can.
-
-    For a decode step (few rows of ``x``) whose weights share one format (a
-    layer's q/k/v, or gate/up), one launch replaces several; otherwise this is
-    the plain loop.
-    """
-    if not ws:
-        return []
-    x = _as_input(x, ws[0])
-    same = all(w.dtype == ws[0].dtype and w.cols == ws[0].cols for w in ws)
-    if not same or x.shape[0] >= SMALL_M or x.shape[0] == 0 or len(ws) == 1:
-        return [matmul(x, w) for w in ws]
-    fmt = kernel_format(ws[0].dtype)
-    _check_k(ws[0])
-    outs = tuple(np.empty((x.shape[0], w.rows), np.float32) for w in ws)
-    bounds = np.cumsum([0] + [(w.rows + 3) // 4 for w in ws]).astype(np.int64)  # row quads
-    macs = x.shape[0] * sum(w.rows for w in ws) * ws[0].cols
-    datas = tuple(w.data for w in ws)
-    launch(_matmul_rows_many, (fmt.code, len(ws)), macs, frozen(x), datas, outs, bounds, fmt)
-    return list(outs)
 
 
 def get_rows(w: QuantMatrix, ids: np.ndarray | list[int]) -> np.ndarray:

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 from psionic.backends.cpu.attention import attention
-from psionic.backends.cpu.matmul import get_rows, matmul, matmul_many
+from psionic.backends.cpu.matmul import get_rows, matmul
 from psionic.backends.cpu.norm import rms_norm
 from psionic.backends.cpu.threads import get_num_threads, set_num_threads, thread_facts
 
 __all__ = [
-    "attention", "get_num_threads", "get_rows", "matmul", "matmul_many", "rms_norm",
-    "set_num_threads",
+    "attention", "get_num_threads", "get_rows", "matmul", "rms_norm", "set_num_threads",
     "thread_facts",
 ]
