@@ -1,6 +1,8 @@
 """``psionic generate``: stream a completion from a GGUF model, with a receipt.
 
-Text streams to stdout token by token; ``--json`` prints one object instead,
+Text streams to stdout token by token; ``--json-schema FILE``, ``--regex R``
+or ``--choice A,B,C`` constrain it token by token (the receipt records the
+constraint and replay applies it); ``--json`` prints one object instead,
 with the tokens, text, finish reason, timings and an ExecutionReceipt;
 ``--bundle FILE`` also writes a ProofBundle that ``psionic verify`` replays.
 """
@@ -11,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frequency-penalty", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json-schema", type=Path, metavar="FILE", help="constrain the output to this JSON schema")
+    fmt.add_argument("--regex", metavar="R", help="constrain the output to match this regular expression")
+    fmt.add_argument("--choice", metavar="A,B,C", help="constrain the output to one of these strings")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--bundle", type=Path, help="also write a proof bundle here")
     p.add_argument("--sign", action="store_true", help="sign the receipt with the provider key")
@@ -54,6 +61,28 @@ def _messages(args: argparse.Namespace) -> list[dict]:
     return messages
 
 
+def _constraint(args: argparse.Namespace) -> Any:
+    """The output constraint the flags ask for (compiled now: an unenforceable one is refused)."""
+    from psionic.core.errors import InvalidInput
+    from psionic.core.receipts import parse_json
+    from psionic.models.constraints import Constraint, grammar_for
+
+    if args.json_schema is not None:
+        try:
+            text = args.json_schema.read_text()
+        except OSError as e:
+            raise InvalidInput(f"cannot read {args.json_schema}: {e.strerror}") from None
+        constraint = Constraint("json_schema", {"schema": parse_json(text, "--json-schema"), "strict": True})
+    elif args.regex is not None:
+        constraint = Constraint("regex", {"pattern": args.regex})
+    elif args.choice is not None:
+        constraint = Constraint("choice", {"choices": args.choice.split(",")})
+    else:
+        return None
+    grammar_for(constraint)
+    return constraint
+
+
 def run(args: argparse.Namespace) -> int:
     from psionic.core.manifest import RuntimeManifest
     from psionic.core.signing import provider_key
@@ -72,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_tokens=args.max_tokens,
         stop=tuple(args.stop),
+        constraint=_constraint(args),
     )
     messages = _messages(args) if args.messages is not None else None
     loaded = load_model(args.model, progress=not args.json)
@@ -105,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             "timings": result.timings,
             "receipt": receipt.to_dict(),
         }
+        if params.constraint is not None:
+            out["structured_value"] = structured(params.constraint, result.text, result.finish_reason)
         print(json.dumps(out, indent=2))
     else:
         t = result.timings
@@ -115,3 +147,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def structured(constraint: Any, text: str, finish_reason: str | None) -> Any:
+    """The parsed output: JSON for a schema, the text for a regex or choice; None if cut short."""
+    if finish_reason != "stop":
+        return None
+    return json.loads(text) if constraint.kind == "json_schema" else text

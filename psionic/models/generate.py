@@ -23,7 +23,9 @@ import numpy as np
 from psionic.core.errors import ContextOverflow, InvalidInput, PsionicError, ReplayMismatch
 from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ExecutionReceipt, ProofBundle, register_replayer
+from psionic.models.constraints import Constraint
 from psionic.models.decoder import Segment
+from psionic.models.guide import guide_for
 from psionic.models.kv_cache import KVCache
 from psionic.models.loader import LoadedModel, load_model
 from psionic.models.sampling import Sampler, SamplingParams, logprobs
@@ -77,7 +79,9 @@ class Generation:
                 context_length=window,
             )
         self.loaded = loaded
-        self.sampler = Sampler(params, loaded.config.vocab_size, prompt_tokens)
+        vocab = loaded.config.vocab_size
+        guide = guide_for(loaded.tokenizer, vocab, params.constraint) if params.constraint else None
+        self.sampler = Sampler(params, vocab, prompt_tokens, guide)
         self.params = self.sampler.params  # with its seed fixed
         self.top_logprobs = top_logprobs
         self.budget = min(self.params.max_tokens, window - len(prompt_tokens))
@@ -195,6 +199,8 @@ def params_from_dict(data: dict[str, Any]) -> SamplingParams:
     fields = dict(data)
     fields["logit_bias"] = {int(k): float(v) for k, v in fields.get("logit_bias", {}).items()}
     fields["stop"] = tuple(fields.get("stop", ()))
+    if fields.get("constraint") is not None:
+        fields["constraint"] = Constraint.from_dict(fields["constraint"])
     return SamplingParams(**fields)
 
 

@@ -17,11 +17,15 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from psionic.core.errors import InvalidInput
+from psionic.models.constraints import Constraint
+
+if TYPE_CHECKING:
+    from psionic.models.guide import Guide
 
 # Receipts are canonical JSON (RFC 8785), whose integers are exact only below 2^53.
 MAX_SEED = 2**53 - 1
@@ -41,6 +45,7 @@ class SamplingParams:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
+    constraint: Constraint | None = None  # output grammar, enforced by a Guide
 
     def __post_init__(self) -> None:
         checks = (
@@ -62,6 +67,8 @@ class SamplingParams:
                 raise InvalidInput(f"logit_bias for token {token} must be in [-100, 100]", param="logit_bias")
         if any(not s for s in self.stop):
             raise InvalidInput("stop strings must be non-empty", param="stop")
+        if self.constraint is not None and self.ignore_eos:
+            raise InvalidInput("ignore_eos cannot be combined with an output constraint", param="ignore_eos")
 
     @property
     def greedy(self) -> bool:
@@ -79,14 +86,21 @@ class SamplingParams:
         out = asdict(self)
         out["logit_bias"] = {str(k): v for k, v in self.logit_bias.items()}
         out["stop"] = list(self.stop)
+        if self.constraint is None:
+            del out["constraint"]  # unconstrained receipts keep their earlier form
+        else:
+            out["constraint"] = self.constraint.to_dict()
         return out
 
 
 class Sampler:
     """Samples one sequence's tokens; holds its RNG and token counts."""
 
-    def __init__(self, params: SamplingParams, vocab_size: int, prompt: Iterable[int] = ()) -> None:
+    def __init__(
+        self, params: SamplingParams, vocab_size: int, prompt: Iterable[int] = (), guide: Guide | None = None
+    ) -> None:
         self.params = params.with_seed()
+        self.guide = guide  # masks each draw to the output constraint
         self.vocab_size = vocab_size
         self.rng = np.random.Generator(np.random.PCG64(self.params.seed))
         self.seen = set(int(t) for t in prompt)  # for the repetition penalty
@@ -134,6 +148,8 @@ class Sampler:
         return probs / probs.sum()
 
     def sample(self, logits: np.ndarray) -> int:
+        if self.guide is not None:
+            logits = self.guide.mask(logits)
         if self.params.greedy:
             token = int(np.argmax(self.adjust(logits)))
         else:
@@ -145,6 +161,8 @@ class Sampler:
         return token
 
     def accept(self, token: int) -> None:
+        if self.guide is not None:
+            self.guide.accept(token)
         self.seen.add(token)
         self.generated[token] += 1
 

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from psionic.core.errors import ContextOverflow, InvalidInput, QueueFull
+from psionic.models.constraints import ConstraintDeadEnd
 from psionic.models.decoder import Segment
+from psionic.models.guide import guide_for
 from psionic.models.loader import LoadedModel
 from psionic.models.sampling import Sampler, SamplingParams, logprobs
 from psionic.models.stop_strings import StopStrings
@@ -78,7 +80,9 @@ class Engine:
             raise InvalidInput(f"request id {request_id!r} is already in flight")
         self.validate(prompt_tokens, params)
         tok = self.loaded.tokenizer
-        sampler = Sampler(params, self.loaded.config.vocab_size, prompt_tokens)
+        vocab = self.loaded.config.vocab_size
+        guide = guide_for(tok, vocab, params.constraint) if params.constraint else None
+        sampler = Sampler(params, vocab, prompt_tokens, guide)
         request = EngineRequest(
             request_id=request_id,
             prompt_tokens=list(prompt_tokens),
@@ -165,7 +169,12 @@ class Engine:
 
     def _emit(self, chunk: ScheduledChunk, logits: np.ndarray) -> None:
         request = chunk.request
-        token = request.sampler.sample(logits)
+        try:
+            # A constrained request's row is masked here; other rows are untouched.
+            token = request.sampler.sample(logits)
+        except ConstraintDeadEnd as exc:
+            self._fail(request, exc)
+            return
         now = time.perf_counter()
         if request.first_token_at is None:
             request.first_token_at = now
@@ -203,6 +212,15 @@ class Engine:
         request.on_output(
             TokenOutput(request.request_id, None, tail, finish_reason=reason, facts=self.request_facts(request))
         )
+
+    def _fail(self, request: EngineRequest, error: BaseException) -> None:
+        """End one request with an error; the rest of the batch goes on."""
+        if request.status is Status.FINISHED:
+            return
+        self.scheduler.finish(request)
+        self.requests.pop(request.request_id, None)
+        request.finish_reason = "error"
+        request.on_output(TokenOutput(request.request_id, None, "", finish_reason="error", error=error))
 
     @staticmethod
     def request_facts(request: EngineRequest) -> dict[str, Any]:

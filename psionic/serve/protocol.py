@@ -3,7 +3,8 @@
 Unknown fields are refused (``extra="forbid"``) and fields the server knows but
 cannot honour are refused by name in ``unsupported()``: nothing a client sends
 is silently ignored. Extensions beyond OpenAI's surface: ``top_k``, ``min_p``,
-``repetition_penalty`` and ``ignore_eos``.
+``repetition_penalty``, ``ignore_eos``, ``response_format`` on text
+completions, and the constraint types of ``psionic.serve.structured``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class CompletionRequest(SamplingFields):
     echo: bool = False
     best_of: int | None = None
     suffix: str | None = None
+    # extension: the same output constraints as chat
+    response_format: dict[str, Any] | None = None
 
 
 class EmbeddingRequest(Strict):
@@ -143,7 +146,7 @@ _UNHONOURED: dict[type, dict[str, Any]] = {
         "tools": lambda v: v == [],
         "tool_choice": lambda v: v == "none",
         "parallel_tool_calls": lambda v: True,  # meaningful only with tools, which are refused
-        "response_format": lambda v: v.get("type") == "text",
+        "response_format": lambda v: True,  # mapped to a constraint, or refused by name there
         "functions": lambda v: v == [],
         "function_call": lambda v: v == "none",
         "audio": lambda v: False,
@@ -164,7 +167,7 @@ _UNHONOURED: dict[type, dict[str, Any]] = {
         "tools": lambda v: v == [],
         "tool_choice": lambda v: v in ("none", "auto"),
         "parallel_tool_calls": lambda v: True,
-        "text": lambda v: (v.get("format") or {"type": "text"}).get("type") == "text",
+        "text": lambda v: set(v) <= {"format"},
         "reasoning": lambda v: _is_none_like(v) or v == {"effort": None},
         "truncation": lambda v: v == "disabled",
         "include": lambda v: v == [],

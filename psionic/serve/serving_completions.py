@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psionic.core.errors import InvalidInput, PsionicError, UnsupportedParameter
 from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ProofBundle
+from psionic.models.constraints import Constraint
 from psionic.models.sampling import MAX_SEED, SamplingParams
 from psionic.serve.metrics import Metrics
 from psionic.serve.protocol import (
@@ -31,6 +32,7 @@ from psionic.serve.protocol import (
 from psionic.serve.receipts import ChoiceRecord, build_receipt
 from psionic.serve.request import TokenOutput
 from psionic.serve.served import GenerationHandle, ModelRegistry, ServedModel
+from psionic.serve.structured import constraint_from_format, structured_value
 
 Disconnected = Callable[[], Awaitable[bool]]
 
@@ -92,7 +94,7 @@ def choice_params(
     ]
 
 
-def sampling_base(req: Any, vocab_size: int) -> dict[str, Any]:
+def sampling_base(req: Any, vocab_size: int, constraint: Constraint | None = None) -> dict[str, Any]:
     stop = req.stop if isinstance(req.stop, list) else ([req.stop] if req.stop else [])
     if len(stop) > 4:
         raise InvalidInput("at most 4 stop sequences are allowed", param="stop")
@@ -115,6 +117,7 @@ def sampling_base(req: Any, vocab_size: int) -> dict[str, Any]:
         "logit_bias": bias,
         "stop": tuple(stop),
         "ignore_eos": req.ignore_eos,
+        "constraint": constraint,
     }
 
 
@@ -160,7 +163,7 @@ class CompletionService:
         top = req.top_logprobs if req.logprobs else None
         if req.top_logprobs is not None and not req.logprobs:
             raise InvalidInput("top_logprobs needs logprobs: true", param="top_logprobs")
-        base = sampling_base(req, served.loaded.config.vocab_size)
+        base = sampling_base(req, served.loaded.config.vocab_size, constraint_from_format(req.response_format))
         return Prepared(
             kind="chat",
             served=served,
@@ -179,7 +182,7 @@ class CompletionService:
         if req.echo and req.logprobs is not None:
             raise UnsupportedParameter("echo with logprobs (prompt logprobs) is not supported", param="echo")
         prompts = self._prompts(req.prompt, served)
-        base = sampling_base(req, served.loaded.config.vocab_size)
+        base = sampling_base(req, served.loaded.config.vocab_size, constraint_from_format(req.response_format))
         out = []
         for tokens, text in prompts:
             out.append(
@@ -255,7 +258,12 @@ class CompletionService:
         )
         receipt = bundle.receipt.sign(self.signer) if self.signer else bundle.receipt
         bundle = ProofBundle(receipt, bundle.manifest, bundle.replay)
+        extra: dict[str, Any] = {}
+        if prepared.params[0].constraint is not None:
+            values = [structured_value(r.params.constraint, r.text, r.finish_reason) for r in records]
+            extra = {"structured_value": values[0], "structured_values": values}
         return {
+            **extra,
             "receipt_digest": receipt.digest,
             "model_digest": prepared.served.loaded.model_digest,
             "request_digest": receipt.request_digest,

@@ -18,6 +18,7 @@ from psionic.serve.serving_completions import (
     choice_params,
     refuse_unsupported,
 )
+from psionic.serve.structured import constraint_from_format
 
 _INPUT_TEXT = ("input_text", "output_text", "text")
 
@@ -66,9 +67,11 @@ class ResponsesService:
         conversation = history + input_messages(req.input)
         messages = ([{"role": "system", "content": req.instructions}] if req.instructions else []) + conversation
         tokens = served.loaded.tokenizer.encode(served.loaded.render_chat(messages), add_special=True)
+        fmt = (req.text or {}).get("format")
         base = {
             "temperature": 1.0 if req.temperature is None else req.temperature,
             "top_p": 1.0 if req.top_p is None else req.top_p,
+            "constraint": constraint_from_format(fmt, "text.format"),
         }
         prepared = Prepared(
             kind="chat",
@@ -112,7 +115,7 @@ class ResponsesService:
             "parallel_tool_calls": False,
             "tool_choice": "none",
             "tools": [],
-            "text": {"format": {"type": "text"}},
+            "text": {"format": (req.text or {}).get("format") or {"type": "text"}},
             "error": None,
             "incomplete_details": {"reason": incomplete} if incomplete else None,
             "usage": usage,
