@@ -321,4 +321,20 @@ def register_replayer(kind: str, replayer: Replayer) -> Replayer:
 
 
 def replayer_for(kind: str) -> Replayer | None:
-    return _REPLAYERS.get(kind)
+    """The replayer for ``kind``, guarded: a replay record without the fields the
+    replayer reads is reported as a malformed bundle, not a crash."""
+    replayer = _REPLAYERS.get(kind)
+    if replayer is None:
+        return None
+
+    def guarded(bundle: ProofBundle) -> str:
+        try:
+            return replayer(bundle)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise MalformedReceipt(
+                f"the replay record of this {kind!r} bundle is incomplete or malformed: "
+                f"{type(exc).__name__}: {exc}",
+                field="replay",
+            ) from None
+
+    return guarded

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from psionic.cli.main import main
@@ -41,11 +40,22 @@ def test_a_signed_receipt_verifies(tmp_path: Path, capsys) -> None:  # type: ign
 def test_a_bundle_verifies(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     manifest = RuntimeManifest.current()
     r = ExecutionReceipt.create(
-        kind="generation", request={"p": 1}, output={"t": 2}, manifest_digest=manifest.digest
+        kind="example", request={"p": 1}, output={"t": 2}, manifest_digest=manifest.digest
     )
     bundle = ProofBundle(r, manifest, {"request": {"p": 1}, "output": {"t": 2}})
     code, out, _ = run_verify(tmp_path, bundle.to_json(), capsys)
     assert code == 0 and "verified proof_bundle" in out
+    assert "no replayer for kind 'example'" in out
+
+
+def test_a_generation_bundle_without_its_replay_fields(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    manifest = RuntimeManifest.current()
+    r = ExecutionReceipt.create(
+        kind="generation", request={"p": 1}, output={"t": 2}, manifest_digest=manifest.digest
+    )
+    bundle = ProofBundle(r, manifest, {"request": {"p": 1}, "output": {"t": 2}})
+    code, _, err = run_verify(tmp_path, bundle.to_json(), capsys)
+    assert code == 2 and "malformed_receipt" in err and "replay record" in err and err.count("\n") == 1
 
 
 def test_non_json_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
