@@ -21,6 +21,9 @@ class Op:
     args: tuple
     offset: int  # byte offset of the source instruction in the binary
     func: int  # index of the function it belongs to
+    # operand stack height before the step, above the frame's locals (static in valid Wasm;
+    # meaningless in unreachable code, which never runs)
+    height: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class _FunctionCompiler:
         self.code = code  # list of [name, args(list), offset, func]
         self.opd: list[int] = []
         self.ctrl: list[_Frame] = []
+        self.height = 0  # operand height before the instruction being lowered
 
     # --- operand stack -------------------------------------------------------
     def push(self, t: int) -> None:
@@ -101,7 +102,7 @@ class _FunctionCompiler:
 
     def emit_args(self, name: str, ins: Instruction, args: list) -> list:
         """Append an instruction whose ``args`` list may still be patched (a branch fixup)."""
-        entry = [name, args, ins.offset, self.index]
+        entry = [name, args, ins.offset, self.index, self.height]
         self.code.append(entry)
         return entry
 
@@ -150,6 +151,7 @@ class _FunctionCompiler:
         for ins in self.fn.body:
             if not self.ctrl:
                 raise _fail("instruction after the function's end", ins)
+            self.height = len(self.opd)
             handler = _HANDLERS.get(ins.op.name)
             if handler is not None:
                 handler(self, ins)
@@ -436,7 +438,8 @@ def validate(module: Module) -> Program:
         functions.append(CompiledFunction(index, module.types[fn.type_index], len(code), fn.locals))
         _FunctionCompiler(module, index, fn, code).run()
     frozen = tuple(
-        Op(name, tuple(_freeze(a) for a in args), offset, func) for name, args, offset, func in code
+        Op(name, tuple(_freeze(a) for a in args), offset, func, height)
+        for name, args, offset, func, height in code
     )
     return Program(module, frozen, tuple(functions))
 
