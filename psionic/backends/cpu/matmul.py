@@ -41,7 +41,7 @@ from numba import njit, prange
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
 from psionic.backends.cpu.formats import deq16, kernel_format
 from psionic.backends.cpu.launch import frozen, launch
-from psionic.backends.cpu.simd import vfma, vload, vstore, vsum, vsum4, vzero
+from psionic.backends.cpu.simd import prefetch, vfma, vload, vstore, vsum, vsum4, vzero
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import TensorShapeMismatch, UnsupportedOperation
 
@@ -49,6 +49,7 @@ TILE_M = 4  # activation rows per register tile
 TILE_N = 4  # weight rows per register tile
 BLOCK_N = 16  # weight rows decoded together and swept over all of x
 SMALL_M = 4  # below this many rows, decode weights straight from the packed bytes
+PREFETCH_ROWS = 8  # decode prefetches the group of four rows this far ahead
 
 
 @njit(cache=True)
@@ -108,8 +109,16 @@ def _matmul_rows(x, w, out, fmt):
     ``fmt`` arrives as a ``KernelFormat``, typed as a literal: one specialisation per format.
     """
     nch = x.shape[1] // 16
+    span = 4 * w.shape[1]  # bytes of four consecutive rows
     for p in prange((w.shape[0] + 3) // 4):
-        _rows_quad(fmt, w, 4 * p, x, out, nch)
+        n = 4 * p
+        ahead = n + PREFETCH_ROWS
+        if ahead + 3 < w.shape[0]:
+            # weights stream from memory once per token: ask for a later group early
+            nxt = w[ahead]
+            for at in range(0, span, 64):
+                prefetch(nxt, at)
+        _rows_quad(fmt, w, n, x, out, nch)
 
 
 @njit(cache=True)

@@ -257,6 +257,21 @@ def vload_u32_bits(typingctx, arr, at, first):
 
 
 @intrinsic
+def prefetch(typingctx, arr, at):
+    """Hint that byte ``at`` of a uint8 array will be read soon (no effect on results)."""
+
+    def codegen(context, builder, sig, args):
+        ptr = _pointer(context, builder, sig.args[0], args[0], args[1], ir.IntType(8))
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, _I32, _I32, _I32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read, high temporal locality, data cache
+        builder.call(fn, [ptr, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(arr, at), codegen
+
+
+@intrinsic
 def f16_at(typingctx, arr, at):
     """The IEEE half float at byte offset ``at`` of a uint8 array, as float32 (exact)."""
 
