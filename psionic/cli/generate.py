@@ -85,6 +85,7 @@ def _constraint(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from psionic.core.manifest import RuntimeManifest
+    from psionic.core.resources import peak_rss_mib
     from psionic.core.signing import provider_key
     from psionic.models.generate import Generation, bundle_for, receipt_for
     from psionic.models.loader import load_model
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             "text": result.text,
             "finish_reason": result.finish_reason,
             "timings": result.timings,
+            "peak_rss_mib": round(peak_rss_mib(), 1),
             "receipt": receipt.to_dict(),
         }
         if params.constraint is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from psionic.core.manifest import RuntimeManifest
+from psionic.core.resources import peak_rss_mib
 from psionic.models.decoder import Segment
 from psionic.models.kv_cache import KVCache
 from psionic.models.loader import LoadedModel
@@ -104,7 +105,8 @@ def run_benchmark(
         "runs": runs,
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
         "manifest": RuntimeManifest.current().to_dict(),
-        "psionic": _median_rate(tokens, psionic_s),
+        "psionic": {**_median_rate(tokens, psionic_s), "peak_rss_mib": round(peak_rss_mib(), 1)},
+        "model_file_mib": round(loaded.path.stat().st_size / 2**20, 1),
     }
     if peer is not None:
         report["llama.cpp"] = {**_median_rate(tokens, peer_s), "version": peer.version}
