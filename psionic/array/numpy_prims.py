@@ -11,7 +11,10 @@ array; nothing here knows about tensors or gradients. The torch backend
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -81,12 +84,116 @@ def _gather_grad(g: np.ndarray, idx: np.ndarray, axis: int, shape: tuple[int, ..
     return out
 
 
+def _blas_ready(x: np.ndarray) -> np.ndarray:
+    """``x`` if its matrices are row- or column-contiguous (BLAS takes them as they are), else a
+    C-contiguous copy: numpy's matmul falls back to a slow loop for other strides."""
+    if x.ndim < 2 or x.flags.c_contiguous or x.swapaxes(-1, -2).flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(x)
+
+
+class _Threads:
+    """How many threads the cpu backend's matmul splits its work over (fixed, so results
+    are reproducible: each output row is always computed by the same single-thread product)."""
+
+    def __init__(self) -> None:
+        self.count = max(1, int(os.environ.get("PSIONIC_NUM_THREADS", os.cpu_count() or 1)))
+        self._pool: ThreadPoolExecutor | None = None
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None or self._pool._max_workers != self.count:
+            self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="psionic-matmul")
+        return self._pool
+
+
+THREADS = _Threads()
+_SPLIT_FLOPS = 1 << 22  # products smaller than this run on the calling thread
+
+
+def set_num_threads(n: int) -> None:
+    THREADS.count = max(1, int(n))
+
+
+@cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _split_axis0(a: np.ndarray, b: np.ndarray, out_shape: tuple[int, ...]) -> bool:
+    """Whether rows (2-D) or batch entries (leading axis) of ``a`` map to the output's axis 0."""
+    if a.ndim == 2:
+        return b.ndim == 2
+    return a.ndim == len(out_shape) and (b.ndim < a.ndim or b.shape[0] == a.shape[0])
+
+
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` with BLAS held to one thread per product, the work split over ``THREADS``.
+
+    BLAS's own threads wake and join on every call and spin while they wait: on
+    small or batched products, and on a busy machine, that costs more than the
+    product. Instead the output's leading axis is cut into one block per thread,
+    each block a single-thread product written in place (into ``out`` when given).
+    """
+    a, b = _blas_ready(a), _blas_ready(b)
+    with _blas().limit(limits=1, user_api="blas"):
+        n = THREADS.count
+        if n == 1 or a.ndim < 2 or b.ndim < 2:
+            return np.matmul(a, b, out=out)
+        out_shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+        flops = 2 * a.shape[-2] * a.shape[-1] * b.shape[-1] * int(np.prod(out_shape[:-2]))
+        if flops < _SPLIT_FLOPS or out_shape[0] < n or not _split_axis0(a, b, out_shape):
+            return np.matmul(a, b, out=out)
+        if out is None:
+            out = np.empty(out_shape, np.result_type(a, b))
+        bounds = np.linspace(0, out_shape[0], n + 1).astype(int)
+        batched_b = b.ndim == a.ndim and a.ndim > 2
+        jobs = [
+            THREADS.pool().submit(np.matmul, a[lo:hi], b[lo:hi] if batched_b else b, out=out[lo:hi])
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        for job in jobs:
+            job.result()
+        return out
+
+
 def _where(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(cond, a, b)
 
 
 def _cast(x: np.ndarray, dtype: DType) -> np.ndarray:
     return x.astype(dtype.numpy, copy=False)
+
+
+# Rows of a quantized weight decoded per block in the transpose product (bounds its memory).
+QUANT_ROW_BLOCK = 2048
+
+
+def _quant_matmul(x: np.ndarray, weight: Any) -> np.ndarray:
+    """``x @ W^T`` for a ``QuantMatrix`` W (N, K), by the cpu backend's kernel."""
+    from psionic.backends.cpu.matmul import matmul
+
+    flat = np.ascontiguousarray(x.reshape(-1, x.shape[-1]), dtype=np.float32)
+    return matmul(flat, weight).reshape(*x.shape[:-1], weight.rows)
+
+
+def _quant_matmul_t(g: np.ndarray, weight: Any) -> np.ndarray:
+    """``g @ W`` for a ``QuantMatrix`` W (N, K): W's rows decoded a block at a time, never whole."""
+    from psionic.backends.cpu.matmul import get_rows
+
+    flat = g.reshape(-1, weight.rows).astype(np.float32, copy=False)
+    out = np.zeros((flat.shape[0], weight.cols), np.float32)
+    for start in range(0, weight.rows, QUANT_ROW_BLOCK):
+        stop = min(start + QUANT_ROW_BLOCK, weight.rows)
+        out += flat[:, start:stop] @ get_rows(weight, np.arange(start, stop))
+    return out.reshape(*g.shape[:-1], weight.cols)
+
+
+def _quant_rows(ids: np.ndarray, weight: Any) -> np.ndarray:
+    from psionic.backends.cpu.matmul import get_rows
+
+    return get_rows(weight, ids.reshape(-1)).reshape(*ids.shape, weight.cols)
 
 
 PRIMS: dict[str, Prim] = {
@@ -138,7 +245,10 @@ PRIMS: dict[str, Prim] = {
     "gather_grad": _gather_grad,
     "concat": lambda *xs, axis: np.concatenate(xs, axis=axis),
     # contraction
-    "matmul": np.matmul,
+    "matmul": _matmul,
+    "quant_matmul": _quant_matmul,
+    "quant_matmul_t": _quant_matmul_t,
+    "quant_rows": _quant_rows,
 }
 
 

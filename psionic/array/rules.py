@@ -293,6 +293,20 @@ def _matmul(n: Node, g: Tensor) -> Grads:
     )
 
 
+@op_rule("quant_matmul", "contract")
+def _quant_matmul(n: Node, g: Tensor) -> Grads:
+    # The weight is frozen; the input's gradient is g @ W with W decoded block by block.
+    return (apply("quant_matmul_t", g, weight=n.attrs["weight"]),)
+
+
+@op_rule("quant_matmul_t", "contract")
+def _quant_matmul_t(n: Node, g: Tensor) -> Grads:
+    return (apply("quant_matmul", g, weight=n.attrs["weight"]),)
+
+
+register_op("quant_rows", "index")  # rows of a frozen quantized table; ids have no gradient
+
+
 # --- moving between backends ---------------------------------------------------------------------
 
 
