@@ -19,21 +19,58 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from psionic.core.errors import MissingTensor, TensorShapeMismatch
+import numpy as np
+
+from psionic.array.backend import get_array_backend
+from psionic.array.tensor import Tensor
+from psionic.core.errors import InvalidInput, MissingTensor, TensorShapeMismatch
 
 
 class Parameter:
-    """A named weight. ``data`` is any array-like with a ``shape`` (ndarray, quantized matrix)."""
+    """A named weight. ``data`` is any array-like with a ``shape`` (ndarray, quantized matrix).
 
-    __slots__ = ("data", "requires_grad")
+    Inference reads ``data`` directly. Training reads ``tensor``: a leaf Tensor
+    sharing ``data``'s memory, whose ``grad`` the backward pass fills; an
+    optimizer updates ``data`` in place, so both views stay one array.
+    """
+
+    __slots__ = ("data", "requires_grad", "_tensor")
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         self.data = data
         self.requires_grad = requires_grad
+        self._tensor: Tensor | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.data.shape)
+
+    @property
+    def is_float_array(self) -> bool:
+        return isinstance(self.data, np.ndarray) and self.data.dtype.kind == "f"
+
+    @property
+    def tensor(self) -> Tensor:
+        """``data`` as a leaf Tensor (the same memory); it requires grad when the parameter does."""
+        t = self._tensor
+        if t is None or t._data is not self.data:
+            if not self.is_float_array:
+                raise InvalidInput(
+                    f"a {type(self.data).__name__} parameter has no trainable tensor; quantized "
+                    "weights stay frozen and are multiplied in their stored format"
+                )
+            t = self._tensor = Tensor._wrap(self.data, get_array_backend("cpu"))
+        t.requires_grad = self.requires_grad
+        return t
+
+    @property
+    def grad(self) -> Tensor | None:
+        t = self._tensor
+        return t.grad if t is not None and t._data is self.data else None
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        self.tensor.grad = value
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.shape}, requires_grad={self.requires_grad})"
@@ -76,6 +113,11 @@ class Module:
     def register_buffer(self, name: str, value: Any) -> None:
         self._buffers[name] = value
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._buffers.items():
+                yield (f"{module_name}.{name}" if module_name else name), value
+
     # --- traversal -------------------------------------------------------------
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -94,6 +136,15 @@ class Module:
 
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
+
+    def trainable_parameters(self) -> list[Parameter]:
+        """Parameters that require grad (frozen and quantized weights excluded)."""
+        return [p for p in self.parameters() if p.requires_grad and p.is_float_array]
+
+    def zero_grad(self) -> None:
+        for param in self.parameters():
+            if param._tensor is not None:
+                param._tensor.grad = None
 
     # --- state -----------------------------------------------------------------
 
@@ -141,6 +192,12 @@ class Module:
     def freeze(self) -> Module:
         for param in self.parameters():
             param.requires_grad = False
+        return self
+
+    def unfreeze(self) -> Module:
+        """Make every float parameter trainable again (quantized ones stay frozen)."""
+        for param in self.parameters():
+            param.requires_grad = param.is_float_array
         return self
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
