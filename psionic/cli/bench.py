@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         b.add_argument("--peer-python", help="python of the peer's venv (shared/peers/llamacpp.sh prints it)")
         b.set_defaults(func=run, kind=kind)
     _register_serve(kinds)
+    from psionic.cli.bench_train import register_train
+
+    register_train(kinds)
 
 
 def run(args: argparse.Namespace) -> int:
