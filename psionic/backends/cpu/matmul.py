@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu import kernel_cache  # noqa: F401  (before any cached kernel)
-from psionic.backends.cpu.formats import deq16, kernel_format
+from psionic.backends.cpu.formats import BF16, deq16, kernel_format
 from psionic.backends.cpu.launch import frozen, launch
 from psionic.backends.cpu.simd import prefetch, vfma, vload, vstore, vsum, vsum4, vzero
 from psionic.backends.quant_matrix import QuantMatrix
@@ -67,7 +67,7 @@ def _dot_packed4(fmt, r0, r1, r2, r3, xr, nch):
         v = vload(xr, 16 * c + 16)
         a0 = vfma(deq16(fmt, r0, c + 1), v, a0); a1 = vfma(deq16(fmt, r1, c + 1), v, a1)  # noqa: E702
         a2 = vfma(deq16(fmt, r2, c + 1), v, a2); a3 = vfma(deq16(fmt, r3, c + 1), v, a3)  # noqa: E702
-    if nch & 1:
+    if fmt <= BF16 and nch & 1:  # only float rows can end in half a block (folds away otherwise)
         u = vload(xr, 16 * (nch - 1))
         a0 = vfma(deq16(fmt, r0, nch - 1), u, a0); a1 = vfma(deq16(fmt, r1, nch - 1), u, a1)  # noqa: E702
         a2 = vfma(deq16(fmt, r2, nch - 1), u, a2); a3 = vfma(deq16(fmt, r3, nch - 1), u, a3)  # noqa: E702
