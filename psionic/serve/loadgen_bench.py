@@ -173,7 +173,8 @@ def run_serve_benchmark(
             "threads": options.threads,
             "request_timeout_s": spec.timeout_s,
             "warmup_requests": options.warmup,
-            "model": options.model,
+            # The catalog model matters only where a server is started here.
+            "model": options.model if options.base_url is None or options.llama_server else None,
             "peer_parallel": options.parallel if options.llama_server is not None else None,
             "peer_repack": options.peer_repack if options.llama_server is not None else None,
         },
