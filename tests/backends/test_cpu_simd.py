@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
+from psionic.backends.cpu import simd
 from psionic.backends.cpu.simd import (
     vexp,
     vload,
@@ -45,6 +46,21 @@ def test_vsum_and_vsum4_follow_the_fixed_tree(rng: np.random.Generator) -> None:
         one, four = _sums(a)
         assert one == tree_sum(a[:16])
         assert four == tuple(tree_sum(a[16 * k : 16 * k + 16]) for k in range(1, 5))
+
+
+def test_vnib_affine_fallback_matches_the_lane_permute(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    """Hosts without AVX-512 compute the same values arithmetically."""
+    raw = rng.integers(0, 256, 16, dtype=np.uint8)
+    outs = []
+    for permute in (simd.HAS_LANE_PERMUTE, False):
+        monkeypatch.setattr(simd, "HAS_LANE_PERMUTE", permute)
+        fresh = njit(_nibbles.py_func)  # compiled now, with the flag as set
+        out = np.empty(32, np.float32)
+        fresh(raw, np.float32(0.37), np.float32(-1.5), out)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
 
 
 def test_vexp_is_within_two_ulp(rng: np.random.Generator) -> None:
