@@ -53,11 +53,16 @@ class ConstraintDeadEnd(PsionicError):
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    """An output constraint; ``after`` defers it until that text has been generated."""
+    """An output constraint; ``reasoning`` lets a thinking block come first, unconstrained.
+
+    With ``reasoning=("<think>", "</think>")`` the output may open with that
+    block (the opener must be one token); the constraint holds from the
+    closer on, or from the first token if the output does not open with it.
+    """
 
     kind: str
     spec: dict[str, Any] = field(default_factory=dict)
-    after: str | None = None  # e.g. "</think>": free text until then
+    reasoning: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _COMPILERS:
@@ -68,16 +73,17 @@ class Constraint:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "spec": self.spec}
-        if self.after is not None:
-            out["after"] = self.after
+        if self.reasoning is not None:
+            out["reasoning"] = list(self.reasoning)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Constraint:
-        return cls(data["kind"], dict(data.get("spec", {})), data.get("after"))
+        reasoning = data.get("reasoning")
+        return cls(data["kind"], dict(data.get("spec", {})), tuple(reasoning) if reasoning else None)
 
-    def with_after(self, after: str | None) -> Constraint:
-        return Constraint(self.kind, self.spec, after)
+    def with_reasoning(self, reasoning: tuple[str, str] | None) -> Constraint:
+        return Constraint(self.kind, self.spec, reasoning)
 
 
 Compiler = Callable[[dict[str, Any]], str]

@@ -69,33 +69,46 @@ def grammar_tokenizer(tokenizer: Tokenizer, vocab_size: int) -> Any:
 
 
 class Guide:
-    """One sequence's grammar state (mutable: advances with every accepted token)."""
+    """One sequence's grammar state (mutable: advances with every accepted token).
 
-    def __init__(self, matcher: Any, vocab_size: int, after: bytes | None = None,
+    States: ``opening`` (the output may still open a reasoning block with
+    ``opener``), ``thinking`` (inside it: unconstrained until ``closer``), and
+    ``active`` (every token masked by the grammar).
+    """
+
+    def __init__(self, matcher: Any, vocab_size: int, opener: int | None = None, closer: bytes | None = None,
                  token_bytes: Callable[[int], bytes] | None = None) -> None:
         self.matcher = matcher
         self.vocab_size = vocab_size
         self.words = (vocab_size + 31) // 32
         self.bitmask = np.full((1, self.words), -1, dtype=np.int32)
-        self.after = after  # output bytes that switch the constraint on; None once it is on
+        self.opener = opener  # the token that opens a reasoning block
+        self.closer = closer  # the bytes that close it
         self.token_bytes = token_bytes
+        self.state = "opening" if opener is not None and closer else "active"
         self.tail = b""
 
     @property
     def active(self) -> bool:
-        return self.after is None
+        return self.state == "active"
 
     def allowed(self) -> np.ndarray:
-        """A bool array over the vocabulary: the tokens the grammar allows next."""
+        """A bool array over the vocabulary: the tokens allowed next."""
+        if self.state == "thinking":
+            return np.ones(self.vocab_size, np.bool_)
         self.matcher.unsafe_compute_mask_ptr(self.bitmask.ctypes.data, self.words * 4)
         if self.matcher.is_error():
             raise ConstraintDeadEnd(f"the output constraint failed: {self.matcher.get_error()}")
         bits = np.unpackbits(self.bitmask.view(np.uint8), bitorder="little")
-        return bits[: self.vocab_size].view(np.bool_)
+        allowed = bits[: self.vocab_size].view(np.bool_)
+        if self.state == "opening":
+            allowed = allowed.copy()
+            allowed[self.opener] = True
+        return allowed
 
     def mask(self, logits: np.ndarray) -> np.ndarray:
-        """``logits`` with every token the grammar forbids set to -inf (a copy)."""
-        if not self.active:
+        """``logits`` with every token the constraint forbids set to -inf (a copy)."""
+        if self.state == "thinking":
             return logits
         allowed = self.allowed()
         if not allowed.any():
@@ -103,11 +116,16 @@ class Guide:
         return np.where(allowed, logits, -np.inf)
 
     def accept(self, token: int) -> None:
-        if not self.active:
-            assert self.after is not None and self.token_bytes is not None
-            self.tail = (self.tail + self.token_bytes(token))[-len(self.after):]
-            if self.tail == self.after:
-                self.after = None
+        if self.state == "opening":
+            if token == self.opener:
+                self.state = "thinking"
+                return
+            self.state = "active"
+        if self.state == "thinking":
+            assert self.closer is not None and self.token_bytes is not None
+            self.tail = (self.tail + self.token_bytes(token))[-len(self.closer):]
+            if self.tail == self.closer:
+                self.state = "active"
             return
         if not self.matcher.consume_token(token):
             raise ConstraintDeadEnd(f"token {token} broke the output constraint: {self.matcher.get_error()}")
@@ -125,6 +143,11 @@ def guide_for(tokenizer: Tokenizer, vocab_size: int, constraint: Constraint) -> 
     if matcher.is_error():
         raise UnsupportedConstraint(f"{constraint.kind} cannot be enforced: {matcher.get_error()}",
                                     param="response_format")
-    after = constraint.after.encode() if constraint.after else None
+    opener = closer = None
+    if constraint.reasoning:
+        ids = tokenizer.encode(constraint.reasoning[0], add_special=False, parse_special=True)
+        # A multi-token opener cannot be told from constrained output: no reasoning block then.
+        opener = ids[0] if len(ids) == 1 else None
+        closer = constraint.reasoning[1].encode()
     n = tokenizer.vocab_size
-    return Guide(matcher, vocab_size, after, lambda t: tokenizer.token_bytes(t) if t < n else b"")
+    return Guide(matcher, vocab_size, opener, closer, lambda t: tokenizer.token_bytes(t) if t < n else b"")

@@ -68,11 +68,11 @@ class ChatCompletionRequest(SamplingFields):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
-    # Known, answered with a 400 until their capability lands.
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    # Known, answered with a 400 until their capability lands.
     functions: list[dict[str, Any]] | None = None
     function_call: Any = None
     audio: dict[str, Any] | None = None
@@ -143,9 +143,6 @@ def _is_none_like(value: Any) -> bool:
 
 _UNHONOURED: dict[type, dict[str, Any]] = {
     ChatCompletionRequest: {
-        "tools": lambda v: v == [],
-        "tool_choice": lambda v: v == "none",
-        "parallel_tool_calls": lambda v: True,  # meaningful only with tools, which are refused
         "response_format": lambda v: True,  # mapped to a constraint, or refused by name there
         "functions": lambda v: v == [],
         "function_call": lambda v: v == "none",
@@ -164,9 +161,6 @@ _UNHONOURED: dict[type, dict[str, Any]] = {
     },
     EmbeddingRequest: {},
     ResponsesRequest: {
-        "tools": lambda v: v == [],
-        "tool_choice": lambda v: v in ("none", "auto"),
-        "parallel_tool_calls": lambda v: True,
         "text": lambda v: set(v) <= {"format"},
         "reasoning": lambda v: _is_none_like(v) or v == {"effort": None},
         "truncation": lambda v: v == "disabled",

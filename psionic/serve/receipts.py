@@ -38,6 +38,7 @@ class ChoiceRecord:
     finish_reason: str | None = None
     logprobs: list[tuple[int, float | None, tuple[tuple[int, float], ...]]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    shaped: Any = None  # the text split into reasoning, tool calls and content, once finished
 
     def output(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "text": self.text, "finish_reason": self.finish_reason}

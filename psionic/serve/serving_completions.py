@@ -22,6 +22,7 @@ from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ProofBundle
 from psionic.models.constraints import Constraint
 from psionic.models.sampling import MAX_SEED, SamplingParams
+from psionic.serve.chat_output import ChatOutputStream, Shaped, reasoning_markers, shape
 from psionic.serve.metrics import Metrics
 from psionic.serve.protocol import (
     ChatCompletionRequest,
@@ -33,6 +34,7 @@ from psionic.serve.receipts import ChoiceRecord, build_receipt
 from psionic.serve.request import TokenOutput
 from psionic.serve.served import GenerationHandle, ModelRegistry, ServedModel
 from psionic.serve.structured import constraint_from_format, structured_value
+from psionic.serve.tools import ToolPlan, conversation_for_template, plan_tools
 
 Disconnected = Callable[[], Awaitable[bool]]
 
@@ -57,6 +59,9 @@ class Prepared:
     created: int
     echo_text: str = ""
     handle: GenerationHandle | None = None
+    tools: ToolPlan | None = None  # tool calls are parsed out of the output
+    markers: tuple[str, str] | None = None  # the family's thinking block, split out of the output
+    structured: bool = False  # response_format asked for a constraint: report the parsed value
 
 
 def refuse_unsupported(request: Any) -> None:
@@ -81,6 +86,57 @@ def message_text(message: ChatMessage) -> str:
             )
         parts.append(part["text"])
     return "".join(parts)
+
+
+def chat_message(message: ChatMessage, index: int) -> dict[str, Any]:
+    """A wire message as the template sees it: role, text, and any tool calls or tool result id."""
+    out: dict[str, Any] = {"role": "system" if message.role == "developer" else message.role,
+                           "content": message_text(message)}
+    if message.tool_calls:
+        if message.role != "assistant":
+            raise InvalidInput(f"message {index}: only assistant messages carry tool_calls", param="messages")
+        for call in message.tool_calls:
+            fn = call.get("function")
+            if call.get("type", "function") != "function" or not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                raise InvalidInput(f"message {index}: each tool call needs a function with a name", param="messages")
+        out["tool_calls"] = message.tool_calls
+    if message.role == "tool":
+        if not message.tool_call_id:
+            raise InvalidInput(f"message {index}: a tool message needs tool_call_id", param="messages")
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """A chat request's prompt and what shapes its output."""
+
+    tokens: list[int]
+    constraint: Constraint | None
+    plan: ToolPlan | None
+    markers: tuple[str, str] | None
+    structured: bool  # the constraint came from a response format
+
+
+def chat_turn(served: ServedModel, messages: list[dict[str, Any]], tools: list[Any] | None, tool_choice: Any,
+              parallel: bool | None, constraint: Constraint | None, param: str = "response_format") -> ChatTurn:
+    """Render the conversation (with tools the model may call) and settle the output constraint."""
+    source = served.loaded.template.source if served.loaded.template else None
+    plan = plan_tools(tools, tool_choice, parallel, source)
+    if plan is not None and constraint is not None:
+        raise UnsupportedParameter(
+            f"{param} cannot be combined with tools the model may call (use tool_choice none)", param=param
+        )
+    structured = constraint is not None
+    markers = reasoning_markers(source)
+    if plan is not None:
+        constraint = plan.constraint()
+    if constraint is not None and markers is not None:
+        constraint = constraint.with_reasoning(markers)
+    messages, specs = conversation_for_template(messages, plan, source)
+    prompt = served.loaded.render_chat(messages, tools=specs) if specs else served.loaded.render_chat(messages)
+    tokens = served.loaded.tokenizer.encode(prompt, add_special=True)
+    return ChatTurn(tokens, constraint, plan, markers, structured)
 
 
 def choice_params(
@@ -121,6 +177,18 @@ def sampling_base(req: Any, vocab_size: int, constraint: Constraint | None = Non
     }
 
 
+def shaped_deltas(parts: Shaped, first_call: int) -> list[dict[str, Any]]:
+    """Stream deltas for one step's reasoning, content and whole tool calls (numbered from ``first_call``)."""
+    deltas: list[dict[str, Any]] = []
+    if parts.reasoning:
+        deltas.append({"reasoning_content": parts.reasoning})
+    if parts.content:
+        deltas.append({"content": parts.content})
+    if parts.calls:
+        deltas.append({"tool_calls": [c.to_chat(first_call + k) for k, c in enumerate(parts.calls)]})
+    return deltas
+
+
 class CompletionService:
     def __init__(
         self,
@@ -147,23 +215,14 @@ class CompletionService:
         refuse_unsupported(req)
         if req.max_tokens is not None and req.max_completion_tokens is not None and req.max_tokens != req.max_completion_tokens:
             raise InvalidInput("max_tokens and max_completion_tokens disagree", param="max_tokens")
-        for message in req.messages:
-            if message.role == "tool" or message.tool_calls:
-                raise UnsupportedParameter(
-                    "tool messages need tool calling, which this server does not support yet",
-                    param="messages",
-                )
-        messages = [
-            {"role": "system" if m.role == "developer" else m.role, "content": message_text(m)}
-            for m in req.messages
-        ]
-        prompt = served.loaded.render_chat(messages)
-        tokens = served.loaded.tokenizer.encode(prompt, add_special=True)
+        turn = chat_turn(served, [chat_message(m, i) for i, m in enumerate(req.messages)], req.tools,
+                         req.tool_choice, req.parallel_tool_calls, constraint_from_format(req.response_format))
+        tokens, constraint, plan, markers = turn.tokens, turn.constraint, turn.plan, turn.markers
         requested = req.max_completion_tokens or req.max_tokens
         top = req.top_logprobs if req.logprobs else None
         if req.top_logprobs is not None and not req.logprobs:
             raise InvalidInput("top_logprobs needs logprobs: true", param="top_logprobs")
-        base = sampling_base(req, served.loaded.config.vocab_size, constraint_from_format(req.response_format))
+        base = sampling_base(req, served.loaded.config.vocab_size, constraint)
         return Prepared(
             kind="chat",
             served=served,
@@ -174,6 +233,9 @@ class CompletionService:
             include_usage=bool(req.stream_options and req.stream_options.include_usage),
             response_id=f"chatcmpl-{secrets.token_hex(12)}",
             created=int(time.time()),
+            tools=plan,
+            markers=markers,
+            structured=turn.structured,
         )
 
     def prepare_text(self, req: CompletionRequest) -> list[Prepared]:
@@ -182,7 +244,8 @@ class CompletionService:
         if req.echo and req.logprobs is not None:
             raise UnsupportedParameter("echo with logprobs (prompt logprobs) is not supported", param="echo")
         prompts = self._prompts(req.prompt, served)
-        base = sampling_base(req, served.loaded.config.vocab_size, constraint_from_format(req.response_format))
+        constraint = constraint_from_format(req.response_format)
+        base = sampling_base(req, served.loaded.config.vocab_size, constraint)
         out = []
         for tokens, text in prompts:
             out.append(
@@ -197,6 +260,7 @@ class CompletionService:
                     response_id=f"cmpl-{secrets.token_hex(12)}",
                     created=int(time.time()),
                     echo_text=text if req.echo else "",
+                    structured=constraint is not None,
                 )
             )
         return out
@@ -259,9 +323,12 @@ class CompletionService:
         receipt = bundle.receipt.sign(self.signer) if self.signer else bundle.receipt
         bundle = ProofBundle(receipt, bundle.manifest, bundle.replay)
         extra: dict[str, Any] = {}
-        if prepared.params[0].constraint is not None:
-            values = [structured_value(r.params.constraint, r.text, r.finish_reason) for r in records]
+        if prepared.structured:
+            texts = [self.shaped(prepared, r).content if prepared.kind == "chat" else r.text for r in records]
+            values = [structured_value(r.params.constraint, t, r.finish_reason) for r, t in zip(records, texts, strict=True)]
             extra = {"structured_value": values[0], "structured_values": values}
+        if prepared.tools is not None:
+            extra["tool_call_problems"] = [self.shaped(prepared, r).problems for r in records]
         return {
             **extra,
             "receipt_digest": receipt.digest,
@@ -317,12 +384,27 @@ class CompletionService:
             "text_offset": [],
         }
 
+    @staticmethod
+    def shaped(prepared: Prepared, record: ChoiceRecord) -> Shaped:
+        """The choice's text split into reasoning, tool calls and content (once per record)."""
+        if record.shaped is None:
+            record.shaped = shape(record.text, prepared.markers, prepared.tools)
+        return record.shaped  # type: ignore[no-any-return]
+
     def _choice(self, prepared: Prepared, index: int, record: ChoiceRecord, offset: int = 0) -> dict[str, Any]:
         reason = record.finish_reason if record.finish_reason in ("stop", "length") else "stop"
         if prepared.kind == "chat":
+            parts = self.shaped(prepared, record)
+            message: dict[str, Any] = {"role": "assistant", "content": parts.content, "refusal": None}
+            if prepared.markers is not None:
+                message["reasoning_content"] = parts.reasoning or None
+            if parts.calls:
+                message["content"] = parts.content or None
+                message["tool_calls"] = [c.to_chat() for c in parts.calls]
+                reason = "tool_calls" if reason == "stop" else reason
             return {
                 "index": index,
-                "message": {"role": "assistant", "content": record.text, "refusal": None},
+                "message": message,
                 "logprobs": self._logprobs(prepared, record),
                 "finish_reason": reason,
             }
@@ -381,6 +463,9 @@ class CompletionService:
             for i in range(len(records)):
                 yield {**head, "choices": [{"index": i, "text": prepared.echo_text, "logprobs": None, "finish_reason": None}]}
         seen = [0] * len(records)
+        shaping = chat and (prepared.tools is not None or prepared.markers is not None)
+        streams = [ChatOutputStream(prepared.markers, prepared.tools) for _ in records] if shaping else []
+        called = [0] * len(records)
         async for index, out, record in self._collect(prepared, disconnected):
             records[index] = record
             if out.finish_reason == "abort":
@@ -388,6 +473,20 @@ class CompletionService:
             delta_lp = self._logprobs(prepared, record, seen[index])
             seen[index] = len(record.logprobs)
             finish = out.finish_reason if out.finish_reason in ("stop", "length") else None
+            if shaping:
+                parts = streams[index].feed(out.text)
+                if out.finish_reason is not None:
+                    rest = streams[index].finish()
+                    parts.reasoning += rest.reasoning
+                    parts.content += rest.content
+                    parts.calls += rest.calls
+                for delta in shaped_deltas(parts, called[index]):
+                    yield {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]}
+                called[index] += len(parts.calls)
+                if finish is not None:
+                    reason = "tool_calls" if called[index] and finish == "stop" else finish
+                    yield {**head, "choices": [{"index": index, "delta": {}, "logprobs": None, "finish_reason": reason}]}
+                continue
             if not out.text and finish is None and (out.token is None or not prepared.want_logprobs):
                 continue
             if chat:

@@ -76,10 +76,11 @@ def test_unknown_kind_is_refused() -> None:
 
 
 def test_canonical_form_round_trips_through_sampling_params() -> None:
-    c = Constraint("json_schema", {"schema": SCHEMA, "strict": True}, after="</think>")
+    c = Constraint("json_schema", {"schema": SCHEMA, "strict": True}, reasoning=("<think>", "</think>"))
     params = SamplingParams(temperature=0.0, constraint=c, seed=3)
     data = params.to_dict()
-    assert data["constraint"] == {"kind": "json_schema", "spec": {"schema": SCHEMA, "strict": True}, "after": "</think>"}
+    assert data["constraint"] == {"kind": "json_schema", "spec": {"schema": SCHEMA, "strict": True},
+                                  "reasoning": ["<think>", "</think>"]}
     assert params_from_dict(json.loads(json.dumps(data))) == params
     assert "constraint" not in SamplingParams().to_dict()  # unconstrained receipts are unchanged
 
@@ -149,16 +150,26 @@ def test_a_dead_end_raises_instead_of_sampling(smollm_tokenizer: Tokenizer) -> N
         guide.mask(np.zeros(vocab, np.float32))  # the matcher is now in its error state
 
 
-def test_after_defers_the_constraint(smollm_tokenizer: Tokenizer) -> None:
-    vocab = smollm_tokenizer.vocab_size
-    guide = guide_for(smollm_tokenizer, vocab, Constraint("choice", {"choices": ["ok"]}, after="</think>"))
+def test_a_reasoning_block_comes_first_unconstrained(smollm_tokenizer: Tokenizer) -> None:
+    tok, vocab = smollm_tokenizer, smollm_tokenizer.vocab_size
+    opener = tok.encode("<|im_start|>", add_special=False)[0]  # a one-token opener in this vocabulary
+    reasoning = ("<|im_start|>", "</think>")
+    guide = guide_for(tok, vocab, Constraint("choice", {"choices": ["ok"]}, reasoning=reasoning))
+    allowed = guide.allowed()
+    assert allowed[opener] and 2 <= allowed.sum() <= 3  # the opener, and the grammar's "ok" (or "o")
+    guide.accept(opener)
     logits = np.zeros(vocab, np.float32)
-    for token in smollm_tokenizer.encode("free text </thi", add_special=False):
-        assert np.array_equal(guide.mask(logits), logits)
+    for token in tok.encode("free text </thi", add_special=False):
+        assert np.array_equal(guide.mask(logits), logits)  # thinking: nothing masked
         guide.accept(token)
-    for token in smollm_tokenizer.encode("nk>", add_special=False):
+    for token in tok.encode("nk>", add_special=False):
         guide.accept(token)
-    assert guide.active and np.isinf(guide.mask(logits)).sum() == vocab - guide.allowed().sum()
+    assert guide.active and not guide.allowed()[opener]
+    assert {tok.token_bytes(int(i)) for i in np.flatnonzero(guide.allowed())} <= {b"o", b"ok"}
+    # Without the opener first, the constraint holds from the first token.
+    direct = guide_for(tok, vocab, Constraint("choice", {"choices": ["ok"]}, reasoning=reasoning))
+    direct.accept(tok.encode("ok", add_special=False)[0])
+    assert direct.active
 
 
 def test_structural_tag_constrains_only_inside_the_tag(smollm_tokenizer: Tokenizer) -> None:

@@ -26,7 +26,7 @@ CHAT_TEMPLATE = (
 CONTEXT = 256
 
 
-def write_tiny_llama(path: Path, seed: int = 0) -> Path:
+def write_tiny_llama(path: Path, seed: int = 0, context: int = CONTEXT, template: str = CHAT_TEMPLATE) -> Path:
     """A 2-layer llama with random weights, a byte-level vocabulary and a chat template."""
     rng = np.random.default_rng(seed)
     d, ff, heads, kv, hd = 64, 128, 4, 2, 16
@@ -44,11 +44,11 @@ def write_tiny_llama(path: Path, seed: int = 0) -> Path:
             f"{p}.ffn_gate.weight": w(ff, d), f"{p}.ffn_up.weight": w(ff, d), f"{p}.ffn_down.weight": w(d, ff),
         })
     meta = {
-        "llama.block_count": 2, "llama.context_length": CONTEXT, "llama.embedding_length": d,
+        "llama.block_count": 2, "llama.context_length": context, "llama.embedding_length": d,
         "llama.feed_forward_length": ff, "llama.attention.head_count": heads,
         "llama.attention.head_count_kv": kv, "llama.attention.layer_norm_rms_epsilon": 1e-5,
         "llama.rope.freq_base": 10000.0, **tokenizer_metadata(),
-        "tokenizer.chat_template": CHAT_TEMPLATE,
+        "tokenizer.chat_template": template,
     }
     write_gguf(path, "llama", meta, tensors)
     return path
@@ -111,5 +111,15 @@ def tiny_config(path: Path, store: Path, **engine: int) -> ServerConfig:
 def tiny_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     store = tmp_path_factory.mktemp("store") / "responses.sqlite3"
     running = start_server(tiny_config(tiny_model_path, store))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_long_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The tiny model with a 4096-token window: room for tool definitions in a byte-level vocabulary."""
+    root = tmp_path_factory.mktemp("tiny-long")
+    path = write_tiny_llama(root / "tiny-llama-long.gguf", context=4096)
+    running = start_server(tiny_config(path, root / "responses.sqlite3", kv_tokens=32768, max_num_batched_tokens=1024))
     yield running
     running.stop()
