@@ -122,7 +122,8 @@ def chat_turn(served: ServedModel, messages: list[dict[str, Any]], tools: list[A
               parallel: bool | None, constraint: Constraint | None, param: str = "response_format") -> ChatTurn:
     """Render the conversation (with tools the model may call) and settle the output constraint."""
     source = served.loaded.template.source if served.loaded.template else None
-    plan = plan_tools(tools, tool_choice, parallel, source)
+    offered = plan_tools(tools, tool_choice, parallel, source)
+    plan = offered if offered is not None and offered.callable else None
     if plan is not None and constraint is not None:
         raise UnsupportedParameter(
             f"{param} cannot be combined with tools the model may call (use tool_choice none)", param=param
@@ -133,7 +134,7 @@ def chat_turn(served: ServedModel, messages: list[dict[str, Any]], tools: list[A
         constraint = plan.constraint()
     if constraint is not None and markers is not None:
         constraint = constraint.with_reasoning(markers)
-    messages, specs = conversation_for_template(messages, plan, source)
+    messages, specs = conversation_for_template(messages, offered, source)
     prompt = served.loaded.render_chat(messages, tools=specs) if specs else served.loaded.render_chat(messages)
     tokens = served.loaded.tokenizer.encode(prompt, add_special=True)
     return ChatTurn(tokens, constraint, plan, markers, structured)

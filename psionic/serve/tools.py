@@ -54,11 +54,17 @@ class ToolPlan:
     fmt: ToolFormat
     tools: dict[str, dict[str, Any]]  # name -> parameters schema
     specs: list[dict[str, Any]]  # chat-shaped tool definitions, for the template
-    choice: str  # "auto" | "required" | "named"
+    choice: str  # "none" (offered, never parsed) | "auto" | "required" | "named"
     named: str | None
     parallel: bool
 
+    @property
+    def callable(self) -> bool:
+        return self.choice != "none"
+
     def constraint(self) -> Constraint | None:
+        if self.choice == "none":
+            return None
         if self.choice == "auto":
             tag = self.fmt.auto_structures(self.tools)
             return Constraint("structural_tag", tag) if tag else None
@@ -126,21 +132,25 @@ def _named(choice: Any) -> str | None:
 
 def plan_tools(tools: list[Any] | None, tool_choice: Any, parallel: bool | None,
                template_source: str | None, param: str = "tools") -> ToolPlan | None:
-    """The plan for a request's tools; None when no tool may be called."""
+    """The plan for a request's tools; None without tools. With ``none`` they are offered, never called.
+
+    Offering them either way keeps the prompt's start the same from turn to turn (the prefix cache
+    serves it), as a client that answers a call with ``tool_choice: "none"`` expects.
+    """
     if not tools:
         if tool_choice not in (None, "none", "auto"):
             raise InvalidInput("tool_choice needs tools", param="tool_choice")
         return None
     if len(tools) > MAX_TOOLS:
         raise InvalidInput(f"at most {MAX_TOOLS} tools are allowed", param=param)
-    if tool_choice == "none":
-        return None
     specs = [_function(t, i, param) for i, t in enumerate(tools)]
     by_name = {s["function"]["name"]: s["function"]["parameters"] for s in specs}
     if len(by_name) != len(specs):
         raise InvalidInput("tool names must be distinct", param=param)
     named = _named(tool_choice)
-    if tool_choice in (None, "auto"):
+    if tool_choice == "none":
+        choice = "none"
+    elif tool_choice in (None, "auto"):
         choice = "auto"
     elif tool_choice == "required":
         choice = "required"

@@ -123,3 +123,16 @@ def tiny_long_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     running = start_server(tiny_config(path, root / "responses.sqlite3", kv_tokens=32768, max_num_batched_tokens=1024))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def smol_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The real SmolLM2 behind the API, with room for a batch of 24."""
+    store = tmp_path_factory.mktemp("store") / "responses.sqlite3"
+    config = ServerConfig(
+        models=("smollm2-135m-instruct",), embeddings=(), warmup=False, store_path=store,
+        engine=EngineConfig(kv_tokens=16384, scheduler=SchedulerConfig(max_num_seqs=24, max_num_batched_tokens=512)),
+    )
+    running = start_server(config)
+    yield running
+    running.stop()

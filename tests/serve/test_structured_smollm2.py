@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
 
-from psionic.serve.engine import EngineConfig
-from psionic.serve.scheduler import SchedulerConfig
-from psionic.serve.server import ServerConfig
-from tests.serve.conftest import RunningServer, start_server
+from tests.serve.conftest import RunningServer
 
 S = {"type": "string", "maxLength": 16}
 SCHEMAS: list[dict[str, Any]] = [
@@ -63,18 +58,6 @@ SCHEMAS: list[dict[str, Any]] = [
      "maximum": 90}], "items": False},
 ]
 MAX_TOKENS = 96
-
-
-@pytest.fixture(scope="module")
-def smol_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    store = tmp_path_factory.mktemp("store") / "responses.sqlite3"
-    config = ServerConfig(
-        models=("smollm2-135m-instruct",), embeddings=(), warmup=False, store_path=Path(store),
-        engine=EngineConfig(kv_tokens=16384, scheduler=SchedulerConfig(max_num_seqs=24, max_num_batched_tokens=512)),
-    )
-    running = start_server(config)
-    yield running
-    running.stop()
 
 
 def chat(server: RunningServer, fmt: dict[str, Any], prompt: str, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:

@@ -94,7 +94,8 @@ def test_a_tool_result_continues_the_conversation(tiny_long_server) -> None:  # 
     name = first["tool_calls"][0]["function"]["name"]
     assert f'<tool_call>\n{{"name": "{name}", "arguments": ' in text  # the past call, as the model writes calls
     assert "<|im_start|>tool\n18C, sunny<|im_end|>" in text
-    assert "get_weather" not in text.split("<|im_start|>user")[0]  # tool_choice none: no tools are offered
+    assert "get_weather" in text.split("<|im_start|>user")[0]  # tool_choice none: offered, not called
+    assert body["psionic"]["sampling"].get("constraint") is None
 
 
 def test_tool_requests_that_cannot_be_honoured(tiny_long_server) -> None:  # type: ignore[no-untyped-def]
