@@ -11,14 +11,12 @@ array; nothing here knows about tensors or gradients. The torch backend
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import Any
 
 import numpy as np
 
+from psionic.array.cpu_parallel import THREADS, parallel_matmul, set_num_threads
 from psionic.core.dtypes import DType
 
 Prim = Callable[..., Any]
@@ -84,78 +82,65 @@ def _gather_grad(g: np.ndarray, idx: np.ndarray, axis: int, shape: tuple[int, ..
     return out
 
 
-def _blas_ready(x: np.ndarray) -> np.ndarray:
-    """``x`` if its matrices are row- or column-contiguous (BLAS takes them as they are), else a
-    C-contiguous copy: numpy's matmul falls back to a slow loop for other strides."""
-    if x.ndim < 2 or x.flags.c_contiguous or x.swapaxes(-1, -2).flags.c_contiguous:
-        return x
-    return np.ascontiguousarray(x)
+GELU_C = 0.7978845608028654  # sqrt(2 / pi)
+GELU_A = 0.044715
 
 
-class _Threads:
-    """How many threads the cpu backend's matmul splits its work over (fixed, so results
-    are reproducible: each output row is always computed by the same single-thread product)."""
-
-    def __init__(self) -> None:
-        self.count = max(1, int(os.environ.get("PSIONIC_NUM_THREADS", os.cpu_count() or 1)))
-        self._pool: ThreadPoolExecutor | None = None
-
-    def pool(self) -> ThreadPoolExecutor:
-        if self._pool is None or self._pool._max_workers != self.count:
-            self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="psionic-matmul")
-        return self._pool
-
-
-THREADS = _Threads()
-_SPLIT_FLOPS = 1 << 22  # products smaller than this run on the calling thread
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + tanh(c (x + a x^3))), in place after the first temporary."""
+    t = x * x
+    t *= x.dtype.type(GELU_A)
+    t += 1
+    t *= x
+    t *= x.dtype.type(GELU_C)
+    np.tanh(t, out=t)
+    t += 1
+    t *= x
+    t *= x.dtype.type(0.5)
+    return t
 
 
-def set_num_threads(n: int) -> None:
-    THREADS.count = max(1, int(n))
+def _gelu_tanh_grad(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * d/dx gelu_tanh(x) = g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2))."""
+    one = x.dtype.type(1)
+    x2 = x * x
+    inner = x2 * x.dtype.type(GELU_A)
+    inner += one
+    inner *= x
+    inner *= x.dtype.type(GELU_C)
+    t = np.tanh(inner, out=inner)
+    dt = t * t  # 1 - t^2, built in place below
+    np.subtract(one, dt, out=dt)
+    x2 *= x.dtype.type(3 * GELU_A)
+    x2 += one
+    dt *= x2
+    dt *= x
+    dt *= x.dtype.type(GELU_C)
+    t += one
+    dt += t
+    dt *= x.dtype.type(0.5)
+    dt *= g
+    return dt
 
 
-@cache
-def _blas() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _split_axis0(a: np.ndarray, b: np.ndarray, out_shape: tuple[int, ...]) -> bool:
-    """Whether rows (2-D) or batch entries (leading axis) of ``a`` map to the output's axis 0."""
-    if a.ndim == 2:
-        return b.ndim == 2
-    return a.ndim == len(out_shape) and (b.ndim < a.ndim or b.shape[0] == a.shape[0])
+def _normalize(x: np.ndarray, eps: float, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(x - mean) * rstd over the last axis (without centering for RMS), and rstd."""
+    xc = x - x.mean(axis=-1, keepdims=True, dtype=x.dtype) if center else x
+    var = np.mean(xc * xc, axis=-1, keepdims=True, dtype=x.dtype)
+    rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    return xc * rstd, rstd
 
 
-def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` with BLAS held to one thread per product, the work split over ``THREADS``.
-
-    BLAS's own threads wake and join on every call and spin while they wait: on
-    small or batched products, and on a busy machine, that costs more than the
-    product. Instead the output's leading axis is cut into one block per thread,
-    each block a single-thread product written in place (into ``out`` when given).
-    """
-    a, b = _blas_ready(a), _blas_ready(b)
-    with _blas().limit(limits=1, user_api="blas"):
-        n = THREADS.count
-        if n == 1 or a.ndim < 2 or b.ndim < 2:
-            return np.matmul(a, b, out=out)
-        out_shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
-        flops = 2 * a.shape[-2] * a.shape[-1] * b.shape[-1] * int(np.prod(out_shape[:-2]))
-        if flops < _SPLIT_FLOPS or out_shape[0] < n or not _split_axis0(a, b, out_shape):
-            return np.matmul(a, b, out=out)
-        if out is None:
-            out = np.empty(out_shape, np.result_type(a, b))
-        bounds = np.linspace(0, out_shape[0], n + 1).astype(int)
-        batched_b = b.ndim == a.ndim and a.ndim > 2
-        jobs = [
-            THREADS.pool().submit(np.matmul, a[lo:hi], b[lo:hi] if batched_b else b, out=out[lo:hi])
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-        for job in jobs:
-            job.result()
-        return out
+def _normalize_grad(x: np.ndarray, g: np.ndarray, eps: float, center: bool) -> np.ndarray:
+    """The input gradient of ``_normalize``: rstd (g - mean(g) - xhat mean(g xhat))."""
+    xhat, rstd = _normalize(x, eps, center)
+    proj = np.mean(g * xhat, axis=-1, keepdims=True, dtype=x.dtype)
+    out = xhat * proj
+    np.subtract(g, out, out=out)
+    if center:
+        out -= np.mean(g, axis=-1, keepdims=True, dtype=x.dtype)
+    out *= rstd
+    return out
 
 
 def _where(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -196,6 +181,12 @@ def _quant_rows(ids: np.ndarray, weight: Any) -> np.ndarray:
     return get_rows(weight, ids.reshape(-1)).reshape(*ids.shape, weight.cols)
 
 
+# Primitives that take ``out=`` (the runtime writes them into its arena).
+ACCEPTS_OUT = frozenset({
+    "neg", "exp", "log", "sqrt", "tanh", "sin", "cos", "abs", "add", "sub", "mul", "div", "pow",
+    "maximum", "minimum", "matmul",
+})
+
 PRIMS: dict[str, Prim] = {
     # elementwise, unary
     "neg": np.negative,
@@ -209,6 +200,10 @@ PRIMS: dict[str, Prim] = {
     "sigmoid": _sigmoid,
     "relu": lambda x: np.maximum(x, x.dtype.type(0)),
     "sign": np.sign,
+    "gelu_tanh": _gelu_tanh,
+    "gelu_tanh_grad": _gelu_tanh_grad,
+    "normalize": lambda x, eps, center: _normalize(x, eps, center)[0],
+    "normalize_grad": _normalize_grad,
     # elementwise, binary
     "add": np.add,
     "sub": np.subtract,
@@ -245,7 +240,7 @@ PRIMS: dict[str, Prim] = {
     "gather_grad": _gather_grad,
     "concat": lambda *xs, axis: np.concatenate(xs, axis=axis),
     # contraction
-    "matmul": _matmul,
+    "matmul": parallel_matmul,
     "quant_matmul": _quant_matmul,
     "quant_matmul_t": _quant_matmul_t,
     "quant_rows": _quant_rows,
@@ -268,3 +263,6 @@ def to_numpy(x: np.ndarray) -> np.ndarray:
 
 def shape_of(x: np.ndarray) -> tuple[int, ...]:
     return x.shape
+
+
+__all__ = ["ACCEPTS_OUT", "PRIMS", "THREADS", "asarray", "set_num_threads", "shape_of", "to_numpy"]

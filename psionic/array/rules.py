@@ -19,6 +19,7 @@ import numpy as np
 
 from psionic.array.autograd import GRAD, Node
 from psionic.array.backend import get_array_backend
+from psionic.array.numpy_prims import GELU_A, GELU_C
 from psionic.array.ops import OPS, op_rule, register_op
 from psionic.array.tensor import Tensor, apply, where
 
@@ -93,6 +94,49 @@ def _sin(n: Node, g: Tensor) -> Grads:
 @op_rule("cos", "elementwise")
 def _cos(n: Node, g: Tensor) -> Grads:
     return (-(g * n.inputs[0].sin()),)
+
+
+def gelu_tanh_composite(x: Tensor) -> Tensor:
+    """The tanh-approximated GELU written with primitive ops (the fused op's reference)."""
+    return 0.5 * x * (1.0 + (GELU_C * (x + GELU_A * x * x * x)).tanh())
+
+
+@op_rule("gelu_tanh", "elementwise")
+def _gelu_tanh(n: Node, g: Tensor) -> Grads:
+    x = n.inputs[0]
+    if GRAD.enabled:  # a gradient that must itself be differentiable: go through the tape
+        _, (gx,) = _vjp_of(gelu_tanh_composite, x, g)
+        return (gx,)
+    return (apply("gelu_tanh_grad", x, g),)
+
+
+register_op("gelu_tanh_grad", "elementwise")
+
+
+def normalize_composite(x: Tensor, eps: float, center: bool) -> Tensor:
+    """``normalize`` written with primitive ops (the fused op's reference)."""
+    xc = x - x.mean(-1, keepdims=True) if center else x
+    return xc * ((xc * xc).mean(-1, keepdims=True) + eps).rsqrt()
+
+
+@op_rule("normalize", "reduce")
+def _normalize(n: Node, g: Tensor) -> Grads:
+    x = n.inputs[0]
+    eps, center = n.attrs["eps"], n.attrs["center"]
+    if GRAD.enabled:
+        _, (gx,) = _vjp_of(lambda t: normalize_composite(t, eps, center), x, g)
+        return (gx,)
+    return (apply("normalize_grad", x, g, eps=eps, center=center),)
+
+
+register_op("normalize_grad", "reduce")
+
+
+def _vjp_of(fn: Any, x: Tensor, g: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+    from psionic.array.transforms import vjp
+
+    out, back = vjp(fn, x)
+    return out, back(g)
 
 
 @op_rule("cast", "elementwise")

@@ -251,6 +251,7 @@ class Tensor:
     def tanh(self) -> Tensor: return apply("tanh", self)
     def sigmoid(self) -> Tensor: return apply("sigmoid", self)
     def relu(self) -> Tensor: return apply("relu", self)
+    def gelu_tanh(self) -> Tensor: return apply("gelu_tanh", self)
     def abs(self) -> Tensor: return apply("abs", self)
     def sin(self) -> Tensor: return apply("sin", self)
     def cos(self) -> Tensor: return apply("cos", self)
@@ -318,6 +319,11 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         return apply("log_softmax", self, axis=axis % self.ndim)
+
+    def normalize(self, eps: float, center: bool = True) -> Tensor:
+        """Over the last axis: (x - mean) / sqrt(var + eps), or x / sqrt(mean(x^2) + eps)
+        without ``center`` (the cores of LayerNorm and RMSNorm)."""
+        return apply("normalize", self, eps=float(eps), center=bool(center))
 
     # --- movement -------------------------------------------------------------------------
 

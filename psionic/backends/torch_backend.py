@@ -143,7 +143,27 @@ def array_prims() -> dict[str, Callable[..., Any]]:
         out = torch.zeros(shape, dtype=g.dtype, device=g.device)
         return out.scatter_add_(axis, idx, g)
 
+    def gelu_tanh_grad(x: Any, g: Any) -> Any:
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            (out,) = torch.autograd.grad(torch.nn.functional.gelu(xg, approximate="tanh"), xg, g)
+        return out
+
+    def normalize(x: Any, eps: float, center: bool) -> Any:
+        xc = x - x.mean(-1, keepdim=True) if center else x
+        return xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + eps)
+
+    def normalize_grad(x: Any, g: Any, eps: float, center: bool) -> Any:
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            (out,) = torch.autograd.grad(normalize(xg, eps, center), xg, g)
+        return out
+
     return {
+        "normalize": normalize,
+        "normalize_grad": normalize_grad,
+        "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+        "gelu_tanh_grad": gelu_tanh_grad,
         "neg": torch.neg, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
         "tanh": torch.tanh, "sin": torch.sin, "cos": torch.cos, "abs": torch.abs,
         "sigmoid": torch.sigmoid, "relu": torch.relu, "sign": torch.sign,

@@ -20,7 +20,6 @@ import numpy as np
 
 from psionic.array import Tensor, apply, concat, stack, where
 from psionic.backends.quant_matrix import QuantMatrix
-from psionic.nn.functional import GELU_C
 
 
 def linear(x: Tensor, weight: Tensor | QuantMatrix, bias: Tensor | None = None) -> Tensor:
@@ -40,13 +39,11 @@ def embedding(weight: Tensor | QuantMatrix, ids: Tensor) -> Tensor:
 
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
-    return x * ((x * x).mean(-1, keepdims=True) + eps).rsqrt() * weight
+    return x.normalize(eps, center=False) * weight
 
 
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
-    centered = x - x.mean(-1, keepdims=True)
-    var = (centered * centered).mean(-1, keepdims=True)
-    return centered * (var + eps).rsqrt() * weight + bias
+    return x.normalize(eps) * weight + bias
 
 
 def silu(x: Tensor) -> Tensor:
@@ -54,7 +51,7 @@ def silu(x: Tensor) -> Tensor:
 
 
 def gelu_tanh(x: Tensor) -> Tensor:
-    return 0.5 * x * (1.0 + (GELU_C * (x + 0.044715 * x * x * x)).tanh())
+    return x.gelu_tanh()
 
 
 ACTIVATIONS = {"silu": silu, "gelu_tanh": gelu_tanh}

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from psionic.array.backend import ArrayBackend, get_array_backend
+from psionic.array.numpy_prims import ACCEPTS_OUT
 from psionic.array.tensor import Tensor
 from psionic.compiler.plan import Plan, Step
 from psionic.core.dtypes import DType
@@ -58,7 +59,7 @@ class Executor:
 
     def _call(self, node: Node, args: list[Any], out: np.ndarray | None) -> Any:
         prim = self.backend.prim(node.op)
-        if out is not None and (isinstance(prim, np.ufunc) or node.op == "matmul"):
+        if out is not None and node.op in ACCEPTS_OUT:
             shape = np.broadcast_shapes(*(np.shape(a) for a in args)) if node.op != "matmul" else None
             if shape is None or shape == node.shape:
                 return prim(*args, out=out)

@@ -1,4 +1,4 @@
-"""The cpu backend's matmul: split over threads, same values as numpy, reproducible."""
+"""The cpu backend's work splitting (psionic.array.cpu_parallel): same values as numpy, reproducible."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from psionic.array import numpy_prims as P
+from psionic.array.cpu_parallel import blas_ready
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_split_matmul_matches_numpy_and_repeats_exactly(two_threads, sa, sb) -> 
 def test_strided_operands_are_made_blas_ready() -> None:
     x = np.random.default_rng(1).standard_normal((2, 8, 3, 4)).astype(np.float32)
     view = x.transpose(0, 2, 1, 3)  # rows strided across heads
-    assert P._blas_ready(view).flags.c_contiguous
-    assert P._blas_ready(view[0, 0].T) is not None
+    assert blas_ready(view).flags.c_contiguous
+    assert blas_ready(view[0, 0].T) is not None
     np.testing.assert_allclose(P.PRIMS["matmul"](view, view.swapaxes(-1, -2)),
                                np.matmul(view, view.swapaxes(-1, -2)), rtol=1e-5, atol=1e-5)

@@ -126,3 +126,27 @@ def test_backward_needs_a_scalar_or_a_gradient() -> None:
         (x * 2.0).backward()
     (x * 2.0).backward(pa.tensor([1.0, 0.5]))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 1.0])
+
+
+def test_fused_gelu_second_derivative_goes_through_the_tape() -> None:
+    from psionic.array.rules import gelu_tanh_composite
+
+    x = pa.tensor([-1.3, 0.2, 2.0], dtype="f64")
+    fused = pa.grad(lambda a: pa.grad(lambda b: b.gelu_tanh().sum())(a).sum())(x)
+    reference = pa.grad(lambda a: pa.grad(lambda b: gelu_tanh_composite(b).sum())(a).sum())(x)
+    np.testing.assert_allclose(fused.numpy(), reference.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_fused_normalize_second_derivative_goes_through_the_tape(center: bool) -> None:
+    from psionic.array.rules import normalize_composite
+
+    x = pa.randn((2, 5), dtype="f64", seed=8)
+    w = pa.randn((2, 5), dtype="f64", seed=9)
+
+    def second(norm):  # type: ignore[no-untyped-def]
+        return pa.grad(lambda a: (pa.grad(lambda b: (norm(b) * w).sum())(a) ** 2.0).sum())(x)
+
+    fused = second(lambda t: t.normalize(1e-5, center))
+    reference = second(lambda t: normalize_composite(t, 1e-5, center))
+    np.testing.assert_allclose(fused.numpy(), reference.numpy(), rtol=1e-8, atol=1e-10)
