@@ -129,11 +129,11 @@ def _versions() -> dict[str, str]:
 
 def run_train(args: argparse.Namespace) -> int:
     import psionic.array as pa
-    from psionic.array import numpy_prims
+    from psionic.array.cpu_parallel import set_num_threads
     from psionic.nn.gpt import GPT, GPTConfig
     from psionic.nn.optim import AdamW
 
-    numpy_prims.set_num_threads(args.threads)
+    set_num_threads(args.threads)
     cfg = GPTConfig(vocab_size=args.vocab, n_layers=args.layers, d_model=args.width,
                     n_heads=args.heads, seq_len=args.seq)
     model = GPT(cfg, seed=0)
@@ -169,13 +169,15 @@ def run_train(args: argparse.Namespace) -> int:
 
         steps["torch"] = torch_step
     times: dict[str, list[float]] = {name: [] for name in steps}
+    cpu: dict[str, list[float]] = {name: [] for name in steps}
     losses: dict[str, list[float]] = {name: [] for name in steps}
     for i in range(args.warmup + args.steps):
         for name, step in steps.items():  # alternating, so both see the same machine load
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             losses[name].append(step())
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
     report: dict[str, Any] = {
         "benchmark": "train",
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -187,6 +189,9 @@ def run_train(args: argparse.Namespace) -> int:
                        int(np.prod(p.shape)) for p in model.parameters())},
         "steps_per_s": {n: round(1.0 / statistics.median(t), 4) for n, t in times.items()},
         "step_s": {n: [round(x, 3) for x in t] for n, t in times.items()},
+        # CPU seconds of the whole process per step: steadier than wall time on a shared
+        # machine, but it also counts threads that spin while waiting.
+        "cpu_s_per_step": {n: round(statistics.median(c), 3) for n, c in cpu.items()},
         "losses": {n: [round(x, 5) for x in v] for n, v in losses.items()},
         "dispatch": dispatch_overhead(),
     }
