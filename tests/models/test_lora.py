@@ -36,8 +36,7 @@ def _loss(model) -> float:  # type: ignore[no-untyped-def]
 
 
 def _check_entries(model, adapters, picks: list[tuple[int, str]]) -> None:  # type: ignore[no-untyped-def]
-    model.zero_grad()
-    next_token_loss(model, IDS).backward()
+    """Each picked adapter's largest gradient entry against a central difference of the loss."""
     for index, which in picks:
         param = getattr(adapters[index], which)
         grad = param.grad.numpy()
@@ -53,33 +52,38 @@ def _check_entries(model, adapters, picks: list[tuple[int, str]]) -> None:  # ty
         assert grad[at] == pytest.approx(numeric, rel=3e-2, abs=1e-4), (index, which, at)
 
 
-def test_adapter_gradients_match_finite_differences(adapted) -> None:  # type: ignore[no-untyped-def]
-    model, adapters = adapted
-    _check_entries(model, adapters, [(0, "lora_a"), (len(adapters) - 1, "lora_b")])
-
-
-@pytest.mark.slow
-def test_more_adapter_gradients_match_finite_differences(adapted) -> None:  # type: ignore[no-untyped-def]
-    model, adapters = adapted
-    picks = [(i, w) for i in (1, 17, 31, 46) for w in ("lora_a", "lora_b")]
-    _check_entries(model, adapters, picks)
-
-
-def test_one_adamw_step_moves_only_adapters_and_lowers_the_loss(adapted) -> None:  # type: ignore[no-untyped-def]
+def test_one_training_step(adapted) -> None:  # type: ignore[no-untyped-def]
+    """Gradients reach only the adapters and match finite differences; one AdamW step moves
+    only the adapters and lowers the loss on its batch."""
     model, adapters = adapted
     trainable = model.trainable_parameters()
     assert len(trainable) == 2 * len(adapters) and len(adapters) == 2 * model.config.n_layers
     frozen = {name: np.array(p.data, copy=True) for name, p in model.named_parameters()
               if isinstance(p.data, np.ndarray) and not p.requires_grad}
-    opt = AdamW(trainable, lr=1e-3, weight_decay=0.0)
-    opt.zero_grad()
+    model.zero_grad()
     loss = next_token_loss(model, IDS)
     loss.backward()
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+    _check_entries(model, adapters, [(0, "lora_a"), (len(adapters) - 1, "lora_b")])
+    opt = AdamW(trainable, lr=1e-3, weight_decay=0.0)
     opt.step()
     assert _loss(model) < loss.item()
     for name, p in model.named_parameters():
         if name in frozen:
             np.testing.assert_array_equal(p.data, frozen[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_more_adapter_gradients_match_finite_differences(adapted) -> None:  # type: ignore[no-untyped-def]
+    model, adapters = adapted
+    model.zero_grad()
+    next_token_loss(model, IDS).backward()
+    _check_entries(model, adapters, [(i, w) for i in (1, 17, 31, 46) for w in ("lora_a", "lora_b")])
+
+
+@pytest.mark.slow
+def test_adapted_model_still_serves_through_the_inference_path(adapted) -> None:  # type: ignore[no-untyped-def]
+    model, _ = adapted
     cfg = model.config
     cache = KVCache(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim, 16)
     served = model(IDS, [Segment(cache, 0, len(IDS))], logit_rows=np.arange(len(IDS)))
