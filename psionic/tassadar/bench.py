@@ -1,4 +1,4 @@
-"""``psionic tassadar bench reference``: steps per second of a decode mode on each workload.
+"""``psionic tassadar bench MODE``: steps and tokens per second of a decode mode on each workload.
 
 Wall time covers the whole run (closure building included); the trace is
 always recorded, since the trace is what the reference is for.
@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from psionic.core.errors import InvalidInput
+from psionic.core.errors import InvalidInput, Refusal
 from psionic.core.manifest import RuntimeManifest
 from psionic.tassadar.ingress import load
 from psionic.tassadar.interpreter import Limits
@@ -24,7 +24,10 @@ def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
     program = load(w.path)
     best = None
     for _ in range(max(repeat, 1)):
-        report = run_program(program, w.entry, w.args, w.inputs, decode, limits)
+        try:
+            report = run_program(program, w.entry, w.args, w.inputs, decode, limits)
+        except Refusal as e:  # a decode mode that does not cover the program says why
+            return {"workload": w.name, "language": w.language, "refused": e.to_dict()}
         if best is None or report.seconds < best.seconds:
             best = report
     assert best is not None
@@ -36,6 +39,7 @@ def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
         "tokens_per_step": round(best.tokens / best.steps, 3) if best.steps else None,
         "seconds": best.seconds,
         "steps_per_s": round(best.steps / best.seconds) if best.seconds else None,
+        "tokens_per_s": round(best.tokens / best.seconds) if best.seconds else None,
         "trap": best.trap,
         "trace_digest": best.trace_digest,
     }
@@ -50,8 +54,9 @@ def bench(decode: str = "reference", names: Iterable[str] | None = None,
     ]
     started = time.perf_counter()
     rows = [bench_workload(w, decode, repeat) for w in chosen]
-    steps = sum(r["steps"] for r in rows)
-    seconds = sum(r["seconds"] for r in rows)
+    ran = [r for r in rows if "refused" not in r]
+    steps = sum(r["steps"] for r in ran)
+    seconds = sum(r["seconds"] for r in ran)
     return {
         "decode": decode,
         "trace_abi": ABI,
@@ -59,7 +64,8 @@ def bench(decode: str = "reference", names: Iterable[str] | None = None,
         "workloads": rows,
         "total": {
             "steps": steps,
-            "tokens": sum(r["tokens"] for r in rows),
+            "tokens": sum(r["tokens"] for r in ran),
+            "refused": len(rows) - len(ran),
             "seconds": round(seconds, 6),
             "steps_per_s": round(steps / seconds) if seconds else None,
             "wall_seconds": round(time.perf_counter() - started, 3),

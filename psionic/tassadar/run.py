@@ -1,7 +1,8 @@
 """Run a program under a decode mode and bind the result to a receipt.
 
-Decode modes register under a name (``reference`` here: the interpreter; the
-constructed executor adds ``linear`` and ``hull``). Every mode returns an
+Decode modes register under a name (``reference``: the interpreter;
+``linear``: greedy decoding on the constructed executor with brute-force
+attention, ``psionic.tassadar.executor``). Every mode returns an
 ``Outcome`` whose trace is in ``tassadar.trace.v1``, so reports and digests
 compare across modes.
 
@@ -23,6 +24,7 @@ from psionic.core.digest import digest_bytes
 from psionic.core.errors import InvalidInput
 from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ExecutionReceipt
+from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.ingress import LoadedProgram
 from psionic.tassadar.interpreter import Limits, Machine, Outcome
 from psionic.tassadar.opcodes import PROFILE
@@ -45,6 +47,16 @@ def _reference(program: LoadedProgram, entry: str | None, args: Sequence[int],
 
 
 register_decoder("reference", _reference)
+
+
+def _linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
+            inputs: Sequence[int], limits: Limits) -> Outcome:
+    from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
+
+    return decode_linear(program, entry, args, inputs, limits)  # type: ignore[return-value]
+
+
+register_decoder("linear", _linear)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +112,7 @@ def run_program(
     if decode not in DECODERS:
         raise InvalidInput(f"unknown decode mode {decode!r}; known: {sorted(DECODERS)}")
     limits = limits or Limits()
-    index = Machine(program.program).resolve_entry(entry)
+    index = resolve_entry(program.program.module, entry)
     entry_name = entry or program.program.module.func_name(index)
     started = time.perf_counter()
     outcome = DECODERS[decode](program, entry_name, list(args), list(inputs), limits)

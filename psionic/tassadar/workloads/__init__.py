@@ -90,6 +90,8 @@ def _c(name: str, *args: int, inputs: tuple[int, ...] = (), slow: bool = False,
 
 # --- hand-written WAT ---------------------------------------------------------------
 _wat("const_arith", 123456789, -987654321)
+_wat("straight_rounds_i32", 1, 2)
+_wat("straight_rounds_i64", -1234567890123, 98765432109)
 _wat("i64_arith", -1234567890123, 98765432109)
 _wat("bit_counts", 0x00F0_0100)
 _wat("compare_all", -5, 7)

@@ -1,0 +1,82 @@
+"""The model card, generated from the compiler's circuit: shape, coverage, every head and unit.
+
+``psionic tassadar card`` prints it; docs/TASSADAR_EXECUTOR.md embeds it
+between markers, and a test keeps the two equal.
+
+>>> "latest_mark" in model_card()
+True
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.compiler import build
+from psionic.tassadar.executor.model import WEIGHTS_DIGEST, Model
+from psionic.tassadar.executor.prompt import COVERED
+from psionic.tassadar.opcodes import PROFILE
+
+PERCEPTA = {"layers": 7, "width": 36, "heads": 18}
+
+
+def _params(model: Model) -> int:
+    total = model.embedding.size + model.unembedding.size + model.unembedding_bias.size
+    for lw in model.layers:
+        total += sum(a.size for a in (lw.wq, lw.wk, lw.wv, lw.wo, lw.w_gate, lw.w_value, lw.w_out))
+    return int(total)
+
+
+def _nonzero(model: Model) -> int:
+    total = 0
+    for name, arr in model.tensors().items():
+        if name != "layers.uniform":
+            total += int((arr != 0).sum())
+    return total
+
+
+def model_card() -> str:
+    w = build()
+    model = Model.from_weights(w)
+    c = w.circuit
+    lines = [
+        "| | this executor | Percepta |",
+        "|---|---|---|",
+        f"| layers (attention + ReGLU) | {model.n_layers} | {PERCEPTA['layers']} |",
+        f"| model width | {model.width} | {PERCEPTA['width']} |",
+        f"| attention heads (query/key dim 2) | {model.n_heads} | {PERCEPTA['heads']} |",
+        f"| ReGLU units | {model.n_units} | |",
+        f"| parameters (nonzero) | {_params(model)} ({_nonzero(model)}) | |",
+        f"| input / output vocabulary | {L.IN_VOCAB} / {L.OUT_VOCAB} | |",
+        "",
+        f"Weights: `psionic/tassadar/executor/tassadar_executor.safetensors`, `{WEIGHTS_DIGEST}`.",
+        "",
+        f"**Coverage.** Of the profile `{PROFILE}` the executor runs the entry function's "
+        "straight-line code built from these lowered opcodes, and refuses any other program "
+        "before decoding (`unsupported_opcode` naming the first uncovered opcode, or "
+        "`unsupported_operation` for start functions, segments, imports, more than one result "
+        "or the size bounds):",
+        "",
+        ", ".join(f"`{name}`" for name in COVERED) + ".",
+        "",
+        "No i64 opcode beyond `i64.const`, `i64.add`, `i64.sub` and i64 locals is covered, "
+        "and no control transfer, call, memory, global, host or other numeric opcode.",
+        "",
+        "### Residual features",
+        "",
+        "| # | feature | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {i} | `{f}` | {c.docs.get(f, '')} |" for i, f in enumerate(c.features)]
+    for li, layer in enumerate(c.layers, 1):
+        lines += ["", f"### Layer {li}", "", "| head | kind | reads | explanation |",
+                  "|---|---|---|---|"]
+        for h in layer.heads:
+            reads = ", ".join(f"`{src}` -> `{dst}`" for src, dst in h.reads)
+            lines.append(f"| `{h.name}` | {h.kind} | {reads} | {h.doc} |")
+        lines += ["", "| ReGLU units | writes | explanation |", "|---|---|---|"]
+        groups: Counter[tuple[str, str]] = Counter()
+        for u in layer.units:
+            groups[(", ".join(f"`{k}`" for k in u.out), u.doc)] += 1
+        lines += [f"| {n} | {out} | {doc} |" for (out, doc), n in groups.items()]
+    return "\n".join(lines) + "\n"

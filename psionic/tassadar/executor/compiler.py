@@ -1,0 +1,240 @@
+"""The weight compiler: one universal transformer that emits ``tassadar.trace.v1`` traces.
+
+Nothing here depends on a program. The program, the arguments and the step
+bound arrive in the prompt (``prompt.py``); these weights read them with
+attention. Three layers, each hard-max/uniform attention then a ReGLU
+feed-forward block:
+
+1. *where am I*: the latest step mark, the header, the number of marks so far;
+2. *what is this step*: the current instruction record's fields, the next
+   step's opcode; then the stack address each payload byte writes (the key of
+   the latest-write heads) and the indicators the dispatch needs;
+3. *operands*: the latest write to each operand byte; then the next token id
+   ``T``, computed exactly with gated ReGLU units, and the unembedding
+   ``logit_i = 2 i T - i^2`` whose argmax is ``T``.
+
+Every head and unit carries a one-line explanation; the model card is
+generated from them (``card.py``).
+
+>>> w = build()
+>>> w.circuit.width, len(w.circuit.layers), w.embedding.shape
+(33, 3, (7036, 33))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
+
+INPUTS = {
+    "one": "1 on every token",
+    "pos": "the token's position (positional encoding)",
+    "pos2": "the square of the position (positional encoding)",
+    "is_mark": "1 on a step's opcode token and on go",
+    "is_pay": "1 on a written byte (b.. or c..)",
+    "val": "the byte of b../c../i.. tokens, the number of n.. tokens",
+    "flag": "1 on c.. (the byte carried or borrowed out)",
+    "is_init": "1 on i.. (an initial stack byte in the prompt)",
+}
+
+
+def _hat(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
+    """``out += [x == 0]`` for integer-valued ``x``: relu(x+1) - 2 relu(x) + relu(x-1)."""
+    for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
+        gate = dict(x)
+        gate["one"] = gate.get("one", 0.0) + shift
+        layer.unit(gate, {"one": 1.0}, {out: coef}, doc)
+
+
+def _step(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
+    """``out += [x >= 1]`` for integer-valued ``x``: relu(x) - relu(x-1)."""
+    shifted = dict(x)
+    shifted["one"] = shifted.get("one", 0.0) - 1.0
+    layer.unit(dict(x), {"one": 1.0}, {out: 1.0}, doc)
+    layer.unit(shifted, {"one": 1.0}, {out: -1.0}, doc)
+
+
+def _add(*forms: dict[str, float], const: float = 0.0) -> dict[str, float]:
+    out: dict[str, float] = {"one": const} if const else {}
+    for form in forms:
+        for k, v in form.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def _where(c: Circuit) -> None:
+    c.feature("mpos", "position of the latest step mark (opcode token or go)")
+    c.feature("rec_base", "position of record 0 (header field 0)")
+    c.feature("max_steps", "the step bound (header field 1)")
+    c.feature("mean_mark", "mean of is_mark over the prefix")
+    c.feature("n", "marks so far, go included: the current record's index plus 1")
+    lay = c.layer()
+    lay.head("latest_mark", ({"one": L.MARK_WEIGHT}, {"one": 1.0}), ({"is_mark": 1.0}, {"pos": 1.0}),
+             (("pos", "mpos"),), "hard-max on (is_mark, pos): the newest opcode token or go; "
+             "j = pos - mpos is the index of the current token in its step")
+    for name, at in (("rec_base", 0), ("max_steps", 1)):
+        lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
+                 ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
+                 f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
+    lay.head("count_marks", ({}, {}), ({}, {}), (("is_mark", "mean_mark"),),
+             "uniform attention over the prefix: the mean of is_mark", kind="uniform")
+    lay.unit({"pos": 1.0, "one": 1.0}, {"mean_mark": 1.0}, {"n": 1.0},
+             "n = (pos + 1) * mean_mark: the number of marks so far (prefix sum)")
+
+
+J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
+
+
+def _what(c: Circuit) -> None:
+    fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
+              "dst": "f_dst", "after": "f_after"}
+    for feat in fields.values():
+        c.feature(feat, f"field {feat[2:]} of the current record")
+    c.feature("f_imm", "immediate byte j of the current record")
+    c.feature("f_opnext", "opcode id of the next record (the next step's opcode token)")
+    lay = c.layer()
+    current = _add({"rec_base": 1.0}, {"n": float(L.RECORD)}, const=-float(L.RECORD))
+    key = ({"pos": 2.0}, {"pos2": -1.0})
+    for name, feat in fields.items():
+        lay.head(f"record_{name}", (_add(current, const=float(L.FIELD[name])), {"one": 1.0}), key,
+                 (("val", feat),), f"reads field {name} of record n - 1 (position "
+                 f"rec_base + {L.RECORD}*(n-1) + {L.FIELD[name]})")
+    lay.head("record_imm", (_add(current, J, const=float(L.FIELD["imm0"])), {"one": 1.0}), key,
+             (("val", "f_imm"),), "reads immediate byte j of record n - 1 (the next const byte)")
+    lay.head("record_opnext", (_add({"rec_base": 1.0}, {"n": float(L.RECORD)},
+                                    const=float(L.FIELD["op"])), {"one": 1.0}), key,
+             (("val", "f_opnext"),), "reads the opcode field of record n (the next step)")
+    _keys_and_indicators(c, lay)
+
+
+def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
+    c.feature("sa", "stack byte address this token writes (-1: none)")
+    c.feature("sa2", "its square")
+    for name in ("at_end", "is_const", "is_copy", "is_add", "is_sub", "has_after", "limit"):
+        c.feature(name, "0/1 indicator")
+    init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
+    init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
+    pay_addr = _add({"f_dst": 8.0}, J, const=-1.0)
+    pay_gate = _add(pay_addr, {"one": -L.ADDR_GATE, "is_pay": L.ADDR_GATE})
+    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 2")
+    lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
+    lay.unit(pay_gate, {"one": 1.0}, {"sa": 1.0}, "payload byte j - 1 writes 8 * dst + j - 1")
+    lay.unit(pay_gate, pay_addr, {"sa2": 1.0}, "... and its square")
+    lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0}, {"sa": -1.0, "sa2": 1.0},
+             "every other token writes nowhere: address -1 (below every query)")
+    _hat(lay, _add(J, {"f_width": -1.0}), "at_end", "at_end = [j == width]: the step is complete")
+    for kind in ("const", "copy", "add", "sub"):
+        _hat(lay, {"f_kind": 1.0, "one": -float(L.KIND[kind])}, f"is_{kind}",
+             f"is_{kind} = [kind == {L.KIND[kind]}]")
+    _step(lay, {"f_after": 1.0}, "has_after", "has_after = [after >= 1]: the step ends the run")
+    _step(lay, {"n": 1.0, "max_steps": -1.0}, "limit",
+          "limit = [n - 1 >= max_steps]: the step budget is spent")
+
+
+def _operands(c: Circuit) -> None:
+    c.feature("opa", "byte j of stack slot src_a (latest write)")
+    c.feature("opb", "byte j of stack slot src_b (latest write)")
+    c.feature("T", "the id of the next token")
+    lay = c.layer()
+    key = ({"sa": 2.0 * L.RECENCY}, {"sa2": -L.RECENCY, "pos": 1.0})
+    for name, src in (("opa", "f_src_a"), ("opb", "f_src_b")):
+        lay.head(f"stack_{name}", (_add({src: 8.0}, J), {"one": 1.0}), key, (("val", name),),
+                 f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
+                 "maximal at a = q, newest first")
+    _dispatch(lay)
+
+
+def _dispatch(lay: Layer) -> None:
+    g = L.GATE
+    off_end = {"one": g, "at_end": -g}  # 0 when the step is complete, else C
+    off_mid = {"at_end": g}  # 0 while the step still writes bytes
+    trap_step = float(tr.TRAP_ID["step_limit_exceeded"])
+    rows = [
+        (_add({"f_after": 1.0}, _neg(off_end)), {"T": 1.0},
+         "end of step, record says halt/trap: T = after"),
+        (_add({"one": trap_step}, _neg(off_end), {"has_after": -g}, {"one": -g, "limit": g}),
+         {"T": 1.0}, "end of step, budget spent: T = trap.step_limit_exceeded"),
+        (_add({"f_opnext": 1.0}, _neg(off_end), {"has_after": -g}, {"limit": -g}), {"T": 1.0},
+         "end of step otherwise: T = the next record's opcode"),
+        (_add({"f_imm": 1.0}, _neg(off_mid), {"one": -g, "is_const": g}), {"T": 1.0},
+         "const: T = immediate byte j"),
+        (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_copy": g}), {"T": 1.0},
+         "copy: T = byte j of src_a"),
+        (_add({"opa": 1.0, "opb": 1.0, "flag": 1.0}, _neg(off_mid), {"one": -g, "is_add": g}),
+         {"T": 1.0}, "add: T = a_j + b_j + carry-in = byte + 256 * carry-out"),
+    ]
+    for gate, out, doc in rows:
+        lay.unit(gate, {"one": 1.0}, out, doc)
+    # sub: d = a_j - b_j - borrow-in in [-256, 255]; T = d + 512 [d < 0] = byte + 256 * borrow
+    d = {"opa": 1.0, "opb": -1.0, "flag": -1.0}
+    off_sub = _add(_neg(off_mid), {"one": -g, "is_sub": g})
+    neg_d = {k: -v for k, v in d.items()}
+    for gate, coef, doc in (
+        (_add(d, off_sub, const=256.0), 1.0, "sub: relu(d + 256)"),
+        (_add(off_sub, const=256.0), -1.0, "sub: - 256"),
+        (_add(neg_d, off_sub), 512.0, "sub: + 512 [d < 0] (first half)"),
+        (_add(neg_d, off_sub, const=-1.0), -512.0, "sub: + 512 [d < 0] (second half)"),
+    ):
+        lay.unit(gate, {"one": 1.0}, {"T": coef}, doc)
+
+
+def _neg(form: dict[str, float]) -> dict[str, float]:
+    return {k: -v for k, v in form.items()}
+
+
+def _embedding(features: tuple[str, ...]) -> np.ndarray:
+    idx = {f: i for i, f in enumerate(features)}
+    e = np.zeros((L.IN_VOCAB, len(features)))
+    e[:, idx["one"]] = 1.0
+    for v in range(512):  # b.. and c..
+        e[v, idx["is_pay"]] = 1.0
+        e[v, idx["val"]] = v & 0xFF
+        e[v, idx["flag"]] = v >> 8
+    for i in tr.OP_ID.values():
+        e[i, idx["is_mark"]] = 1.0
+    e[L.GO, idx["is_mark"]] = 1.0
+    for v in range(256):
+        e[L.INIT_BASE + v, idx["is_init"]] = 1.0
+        e[L.INIT_BASE + v, idx["val"]] = v
+    for v in range(L.NUM_LIMIT):
+        e[L.NUM_BASE + v, idx["val"]] = v
+    return e
+
+
+def _unembedding(features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.arange(L.OUT_VOCAB, dtype=np.float64)
+    w = np.zeros((L.OUT_VOCAB, len(features)))
+    w[:, features.index("T")] = 2.0 * ids
+    return w, -ids * ids
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorWeights:
+    circuit: Circuit
+    compiled: CircuitWeights
+    embedding: np.ndarray  # (IN_VOCAB, D)
+    unembedding: np.ndarray  # (OUT_VOCAB, D)
+    unembedding_bias: np.ndarray  # (OUT_VOCAB,)
+
+
+def build_circuit() -> Circuit:
+    c = Circuit(inputs=tuple(INPUTS))
+    for name, doc in INPUTS.items():
+        c.docs[name] = doc
+    _where(c)
+    _what(c)
+    _operands(c)
+    return c
+
+
+def build() -> ExecutorWeights:
+    """Compile the executor's weights (deterministic: same arrays every time)."""
+    circuit = build_circuit()
+    compiled = compile_circuit(circuit)
+    w_u, b_u = _unembedding(compiled.features)
+    return ExecutorWeights(circuit, compiled, _embedding(compiled.features), w_u, b_u)

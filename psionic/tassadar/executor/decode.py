@@ -1,0 +1,103 @@
+"""``--decode linear``: greedy decoding of the trace on the executor, O(n) attention per token.
+
+The decode path is the model alone: the prompt (``prompt.py``), the weights
+(``model.py``) and argmax. It imports nothing of the reference interpreter;
+the run's result, trap and step count are read back from the emitted tokens.
+
+>>> from psionic.tassadar.ingress import load_wat
+>>> p = load_wat('(module (func (export "run") (param i32) (result i32) local.get 0 i32.const 1 i32.sub))')
+>>> out = decode_linear(p, "run", [0], [], None)
+>>> out.result, out.steps, out.trap
+((-1,), 4, None)
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from psionic.core.errors import InvalidInput, UnsupportedOperation
+from psionic.tassadar import trace as tr
+from psionic.tassadar.entry import resolve_entry
+from psionic.tassadar.executor.model import Model, Session
+from psionic.tassadar.executor.prompt import lay_out
+from psionic.tassadar.ingress import LoadedProgram
+
+PAGE = 65536
+DEFAULT_MAX_STEPS = 50_000_000
+MAX_STEP_TOKENS = 17  # the longest step of the covered opcodes is 1 + 8 payload bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorOutcome:
+    """The same fields as the reference's outcome, read from the tokens the model emitted."""
+
+    result: tuple[int, ...]
+    outputs: tuple[int, ...]
+    trap: str | None
+    steps: int
+    tokens: array  # array('H') of trace token ids
+    memory: bytes
+    globals: tuple[int, ...]
+
+
+@lru_cache(maxsize=1)
+def default_model() -> Model:
+    return Model.load()
+
+
+def _signed(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> list[int]:
+    """Feed ``prompt``, then emit argmax tokens until ``halt`` or a trap (at most ``max_tokens``)."""
+    session = Session(model, len(prompt) + max_tokens)
+    x = None
+    for token in prompt:
+        x = session.feed(token)
+    assert x is not None
+    out: list[int] = []
+    while len(out) < max_tokens:
+        token = session.next_token(x)
+        out.append(token)
+        if token >= tr.HALT_ID and token not in tr.OP_ID.values():
+            return out
+        x = session.feed(token)
+    raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting")
+
+
+def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
+                  inputs: Sequence[int], limits: Any, model: Model | None = None) -> ExecutorOutcome:
+    """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``)."""
+    module = program.program.module
+    index = resolve_entry(module, entry)
+    ftype = module.func_type(index)
+    if len(args) != len(ftype.params):
+        raise InvalidInput(f"entry takes {len(ftype.params)} argument(s), got {len(args)}")
+    max_steps = getattr(limits, "max_steps", DEFAULT_MAX_STEPS)
+    prompt = lay_out(program.program, index, args, max_steps,
+                     getattr(limits, "max_memory_pages", None))
+    model = model or default_model()
+    tokens = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    trace = tr.decode(tokens)
+    trap = None if trace.end == tr.HALT else trace.end
+    result: tuple[int, ...] = ()
+    if trap is None:
+        data = trace.steps[-1].payload
+        at = 0
+        values = []
+        for w in prompt.result_widths:
+            raw = int.from_bytes(bytes(b & 0xFF for b in data[at : at + w]), "little")
+            values.append(_signed(raw, 8 * w))
+            at += w
+        result = tuple(values)
+    pages = module.memory.minimum if module.memory else 0
+    return ExecutorOutcome(
+        result=result, outputs=(), trap=trap, steps=len(trace.steps),
+        tokens=array("H", tokens), memory=bytes(pages * PAGE),
+        globals=tuple(g.init for g in module.globals),
+    )

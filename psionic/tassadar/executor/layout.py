@@ -1,0 +1,51 @@
+"""The executor's fixed layout: input vocabulary, prompt sections, record fields, constants.
+
+The model reads tokens from an *input* vocabulary that extends the trace
+vocabulary (``tassadar.trace.v1``, whose ids it also emits) with prompt-only
+tokens: ``go`` (the prompt's last token, where decoding starts), ``i<v>``
+(one byte of an initial stack slot: an argument or a declared local) and
+``n<v>`` (a small number in a header or instruction-record field). The
+prompt is laid out as::
+
+    n<record base> n<step bound>          header, positions 0 and 1
+    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 2
+    n.. (RECORD per record)                record r at RECORD * r from the record base
+    go
+
+Record 0 is the start record (it writes nothing and continues); record
+``r >= 1`` describes step ``r``: the entry function's instruction at
+``pc = entry pc + r - 1``.
+"""
+
+from __future__ import annotations
+
+from psionic.tassadar import trace as tr
+
+OUT_VOCAB = len(tr.VOCAB.names)  # ids the model emits (the trace vocabulary)
+GO = OUT_VOCAB
+INIT_BASE = GO + 1  # i0 .. i255
+NUM_BASE = INIT_BASE + 256  # n0 .. n(NUM_LIMIT - 1)
+NUM_LIMIT = 4096
+IN_VOCAB = NUM_BASE + NUM_LIMIT
+
+HEADER = 2  # record base, step bound
+STACK_BASE = HEADER  # position of stack byte 0
+
+# record fields, in order; RECORD tokens per record
+FIELDS = ("op", "width", "kind", "src_a", "src_b", "dst", "after",
+          "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
+FIELD = {name: i for i, name in enumerate(FIELDS)}
+RECORD = len(FIELDS)
+
+# payload kinds of a step (the ``kind`` field)
+KINDS = ("none", "const", "copy", "add", "sub")
+KIND = {name: i for i, name in enumerate(KINDS)}
+
+# numeric bounds that the margins below rely on (checked when a prompt is laid out)
+MAX_POSITION = 1 << 24  # positions of prompt and trace tokens
+MAX_SLOTS = 1000  # stack slots a program may touch: byte addresses stay below 8 * MAX_SLOTS
+RECENCY = float(1 << 24)  # M: address scores are scaled by M so that recency (pos < M) breaks ties
+MARK_WEIGHT = float(1 << 25)  # a mark outranks any recency difference
+GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums of two bytes)
+POS_GATE = float(1 << 25)  # larger than any position
+ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record

@@ -1,0 +1,149 @@
+"""Lay out a program, its arguments and its step bound as the executor's prompt.
+
+The executor covers straight-line code of the entry function (see
+``COVERED``): everything else is refused here, before any token is decoded,
+with the opcode (or feature) named. The prompt carries the program only as
+data: one record per instruction (opcode token, payload width, payload kind,
+operand and destination stack slots, what follows the step, immediate bytes),
+the initial stack bytes (arguments, zeroed declared locals) and the header.
+
+>>> from psionic.tassadar.ingress import load_wat
+>>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
+>>> prompt = lay_out(p, 0, [], 100)
+>>> len(prompt.tokens), prompt.result_widths
+(48, (4,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
+from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.opcodes import WIDTH
+from psionic.tassadar.program import Op, Program
+
+Fields = dict[str, int]
+
+
+def _const(op: Op, sp: int) -> Fields:
+    w = 4 if op.name == "i32.const" else 8
+    bits = int(op.args[0]) & ((1 << (8 * w)) - 1)
+    imm = {f"imm{k}": (bits >> (8 * k)) & 0xFF for k in range(w)}
+    return {"width": w, "kind": L.KIND["const"], "dst": sp, **imm}
+
+
+def _local_get(op: Op, sp: int) -> Fields:
+    idx, w = op.args
+    return {"width": w, "kind": L.KIND["copy"], "src_a": sp + idx, "dst": sp}
+
+
+def _local_set(op: Op, sp: int) -> Fields:
+    idx, w = op.args
+    return {"width": w, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": sp - 1 + idx}
+
+
+def _local_tee(op: Op, sp: int) -> Fields:
+    idx, w = op.args
+    return {"width": w, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": sp + idx}
+
+
+def _arith(op: Op, sp: int) -> Fields:
+    w = 4 if op.name.startswith("i32") else 8
+    kind = L.KIND[op.name.split(".")[1]]
+    return {"width": w, "kind": kind, "src_a": sp - 2, "src_b": sp - 1, "dst": sp - 2}
+
+
+def _nothing(op: Op, sp: int) -> Fields:
+    return {}
+
+
+def _unreachable(op: Op, sp: int) -> Fields:
+    return {"after": tr.TRAP_ID["unreachable"]}
+
+
+def _return(op: Op, sp: int) -> Fields:
+    span, widths = op.args
+    if len(widths) > 1:
+        raise UnsupportedOperation("the executor covers entry functions with at most one result",
+                                   results=len(widths))
+    if not widths:
+        return {"after": tr.HALT_ID}
+    # the entry frame is based at slot 0: the result moves from the top slot to slot 0
+    return {"width": widths[0], "kind": L.KIND["copy"], "src_a": span - 1, "dst": 0,
+            "after": tr.HALT_ID}
+
+
+RECORDS = {
+    "i32.const": _const, "i64.const": _const, "local.get": _local_get,
+    "local.set": _local_set, "local.tee": _local_tee, "i32.add": _arith, "i64.add": _arith,
+    "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
+    "unreachable": _unreachable, "return": _return, "end": _return,
+}
+COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    tokens: tuple[int, ...]
+    result_widths: tuple[int, ...]
+    steps_bound: int  # the largest number of steps the run can take
+
+
+def _refuse_module(program: Program, entry: int) -> None:
+    m = program.module
+    if m.start is not None:
+        raise UnsupportedOperation("the executor does not cover start functions")
+    if m.datas or m.elems:
+        raise UnsupportedOperation("the executor does not cover data or element segments")
+    if m.imports:
+        raise UnsupportedOperation("the executor does not cover imported functions",
+                                   imports=[i.name for i in m.imports])
+
+
+def _code(program: Program, entry: int) -> list[Op]:
+    start = program.function(entry).pc
+    ops = []
+    for op in program.code[start:]:
+        if op.func != entry:
+            break
+        if op.name not in RECORDS:
+            raise UnsupportedOpcode(f"the executor does not cover opcode {op.name!r}", opcode=op.name)
+        ops.append(op)
+    return ops
+
+
+def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
+            max_memory_pages: int | None = None) -> Prompt:
+    """The prompt for running ``entry`` with ``args`` under a step bound."""
+    _refuse_module(program, entry)
+    m = program.module
+    if max_memory_pages is not None and m.memory and m.memory.minimum > max_memory_pages:
+        raise UnsupportedOperation("the executor does not cover instantiation traps")
+    ftype = m.func_type(entry)
+    cf = program.function(entry)
+    slot_types = list(ftype.params) + list(cf.locals)
+    ops = _code(program, entry)
+    nl = len(slot_types)
+    top = nl + max((op.height for op in ops), default=0) + 1
+    if top > L.MAX_SLOTS or len(ops) + 2 >= L.NUM_LIMIT:
+        raise UnsupportedOperation(
+            f"the program needs {top} stack slots and {len(ops)} records; the executor's "
+            f"bounds are {L.MAX_SLOTS} slots and {L.NUM_LIMIT - 3} records")
+    init: list[int] = []
+    values = [int(a) for a in args] + [0] * len(cf.locals)
+    for v, t in zip(values, slot_types, strict=True):
+        bits = v & ((1 << (8 * WIDTH[t])) - 1)
+        init += [L.INIT_BASE + ((bits >> (8 * k)) & 0xFF) for k in range(8)]
+    records = [0] * L.RECORD  # record 0: the start of the run
+    for op in ops:
+        fields = {"op": tr.OP_ID[op.name] if op.name in tr.OP_ID else tr.OP_ID["end"]}
+        fields.update(RECORDS[op.name](op, nl + op.height))
+        records += [fields.get(name, 0) for name in L.FIELDS]
+    rec_base = L.HEADER + len(init)
+    bound = min(max_steps, L.NUM_LIMIT - 1)
+    tokens = [L.NUM_BASE + rec_base, L.NUM_BASE + bound] + init
+    tokens += [L.NUM_BASE + v for v in records] + [L.GO]
+    return Prompt(tuple(tokens), tuple(WIDTH[t] for t in ftype.results), min(len(ops), bound))

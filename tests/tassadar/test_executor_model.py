@@ -1,0 +1,38 @@
+"""The executor's weights: deterministic compile, committed file, digest, safetensors round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from psionic.core.digest import digest_bytes
+from psionic.core.errors import DigestMismatch
+from psionic.tassadar.executor.model import WEIGHTS_DIGEST, WEIGHTS_PATH, Model, file_digest
+
+
+def test_committed_weights_are_what_the_compiler_builds() -> None:
+    assert file_digest() == WEIGHTS_DIGEST
+    assert digest_bytes(Model.compile().to_bytes()) == WEIGHTS_DIGEST
+
+
+def test_weights_round_trip_through_safetensors() -> None:
+    model = Model.load()
+    fresh = Model.compile()
+    assert model.features == fresh.features
+    for name, arr in fresh.tensors().items():
+        assert np.array_equal(model.tensors()[name], arr), name
+
+
+def test_tampered_weights_are_refused(tmp_path) -> None:
+    data = bytearray(WEIGHTS_PATH.read_bytes())
+    data[-1] ^= 1
+    bad = tmp_path / "w.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatch):
+        Model.load(bad)
+
+
+def test_weights_are_universal_and_small() -> None:
+    model = Model.load()
+    assert WEIGHTS_PATH.stat().st_size < 2_000_000
+    assert (model.n_layers, model.width, model.n_heads) <= (7, 36, 18)

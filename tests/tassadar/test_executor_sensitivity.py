@@ -1,0 +1,97 @@
+"""Every head matters: perturbing one weight of a head, or deleting a head, breaks exactness.
+
+The weights digest is also checked after the other executor tests have run
+(pytest runs this file after the decode tests), so no test rewrote the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from psionic.tassadar.executor.circuit import LayerWeights
+from psionic.tassadar.executor.decode import decode_linear
+from psionic.tassadar.executor.model import WEIGHTS_DIGEST, Model, file_digest
+from psionic.tassadar.ingress import load_wat
+from psionic.tassadar.interpreter import Machine
+
+from .straightline import straight_line
+
+PROGRAMS = [straight_line(seed)[:2] for seed in range(6)] + [
+    ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.sub))',
+     (1, 2)),
+]
+
+
+def _names() -> list[tuple[int, int, str]]:
+    from psionic.tassadar.executor.compiler import build_circuit
+
+    return [(li, hi, h.name) for li, layer in enumerate(build_circuit().layers)
+            for hi, h in enumerate(layer.heads)]
+
+
+def _with_layer(model: Model, li: int, **arrays: np.ndarray) -> Model:
+    layers = list(model.layers)
+    layers[li] = dataclasses.replace(layers[li], **arrays)
+    return dataclasses.replace(model, layers=tuple(layers))
+
+
+def _all_exact(model: Model) -> bool:
+    for wat, args in PROGRAMS:
+        program = load_wat(wat)
+        ref = Machine(program.program).run("run", list(args))
+        try:
+            out = decode_linear(program, "run", list(args), [], None, model=model)
+        except Exception:
+            return False
+        if list(out.tokens) != list(ref.tokens):
+            return False
+    return True
+
+
+def test_the_unmodified_model_is_exact() -> None:
+    assert _all_exact(Model.load())
+
+
+@pytest.mark.parametrize("li,hi,name", _names(), ids=[n for _, _, n in _names()])
+def test_deleting_any_head_breaks_exactness(li: int, hi: int, name: str) -> None:
+    model = Model.load()
+    wo = model.layers[li].wo.copy()
+    wo[hi] = 0.0
+    assert not _all_exact(_with_layer(model, li, wo=wo))
+
+
+PERTURBATIONS = [  # (head, array, query/key coordinate, feature, new coefficient)
+    ("stack_opa", "wq", 0, "f_src_a", 8.5),  # the operand's slot read half a slot off
+    ("stack_opb", "wk", 1, "pos", -1.0),  # recency inverted: the oldest write wins
+    ("record_imm", "wq", 0, "mpos", -0.5),  # the immediate byte index drifts
+    ("latest_mark", "wk", 0, "is_mark", 0.0),  # the key no longer favours step marks
+    ("header_rec_base", "wq", 0, "one", 1.0),  # reads the step bound as the record base
+]
+
+
+@pytest.mark.parametrize("name,field,coord,feature,value", PERTURBATIONS,
+                         ids=[p[0] for p in PERTURBATIONS])
+def test_perturbing_one_weight_of_a_head_breaks_exactness(name, field, coord, feature,
+                                                          value) -> None:
+    model = Model.load()
+    li, hi = next((li, hi) for li, hi, n in _names() if n == name)
+    arr: np.ndarray = getattr(model.layers[li], field).copy()
+    assert arr[hi, coord, model.features.index(feature)] != value
+    arr[hi, coord, model.features.index(feature)] = value
+    assert not _all_exact(_with_layer(model, li, **{field: arr}))
+
+
+def test_perturbing_the_counting_head_breaks_exactness() -> None:
+    model = Model.load()
+    li, hi = next((li, hi) for li, hi, n in _names() if n == "count_marks")
+    wv = model.layers[li].wv.copy()
+    wv[hi] *= 1.01  # a 1% error in the step count
+    assert not _all_exact(_with_layer(model, li, wv=wv))
+
+
+def test_weights_file_is_unchanged_by_the_test_run() -> None:
+    assert file_digest() == WEIGHTS_DIGEST
+    assert isinstance(Model.load().layers[0], LayerWeights)
