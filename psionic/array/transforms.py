@@ -117,25 +117,29 @@ def jvp(f: Callable[..., Tensor], primals: Sequence[Tensor], tangents: Sequence[
 
 @op_rule("checkpoint", "movement")
 def _checkpoint_rule(n: Node, g: Tensor) -> tuple[Tensor | None, ...]:
-    fn = n.attrs["fn"]
-    leaves = [x.detach().requires_grad_(x.requires_grad) if x.dtype.is_floating else x
-              for x in n.inputs]
+    fn, n_args = n.attrs["fn"], n.attrs["n_args"]
+    args = [x.detach().requires_grad_(x.requires_grad) if x.dtype.is_floating else x
+            for x in n.inputs[:n_args]]
+    captured = list(n.inputs[n_args:])
     with set_grad_enabled(True):
-        out = fn(*leaves)  # the forward again, this time keeping its graph
-    wanted = [x for x in leaves if x.requires_grad]
+        out = fn(*args)  # the forward again, this time keeping its graph
+    wanted = [x for x in args + captured if x.requires_grad]
     grads = iter(_grads_of(out, g, wanted, GRAD.enabled))
-    return tuple(next(grads) if x.requires_grad else None for x in leaves)
+    return tuple(next(grads) if x.requires_grad else None for x in args + captured)
 
 
-def checkpoint(fn: Callable[..., Tensor], *args: Tensor) -> Tensor:
+def checkpoint(fn: Callable[..., Tensor], *args: Tensor, captured: Sequence[Tensor] = ()) -> Tensor:
     """``fn(*args)`` without keeping its intermediate tensors; they are recomputed in backward.
 
     Trades compute for memory: only the inputs and the output stay alive.
+    Tensors that ``fn`` reads without taking them as arguments (a module's
+    parameters) must be named in ``captured`` to receive their gradients.
     """
     with no_grad():
         raw = fn(*args)
     out = raw.detach()
-    if GRAD.enabled and any(a.requires_grad for a in args):
+    inputs = (*args, *captured)
+    if GRAD.enabled and any(a.requires_grad for a in inputs):
         out.requires_grad = True
-        out._node = Node(OPS["checkpoint"], tuple(args), {"fn": fn}, weakref.ref(out))
+        out._node = Node(OPS["checkpoint"], inputs, {"fn": fn, "n_args": len(args)}, weakref.ref(out))
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from psionic.array import Tensor
+from psionic.array import Tensor, checkpoint, is_grad_enabled
 from psionic.nn import tensor_ops as T
 from psionic.nn.init import normal_
 from psionic.nn.layers import Embedding, LayerNorm
@@ -67,12 +67,18 @@ class GPT(Module):
         normal_(self.tok.weight, rng, std=0.02)
         self.blocks = ModuleList([GPTBlock(cfg, rng) for _ in range(cfg.n_layers)])
         self.ln_f = _norm(cfg.d_model, cfg.norm_eps)
+        # Recompute each block's activations in backward instead of keeping them.
+        self.gradient_checkpointing = False
 
     def forward(self, ids: Tensor, caches: list[KVCache] | None = None) -> Tensor:
         """Logits (B, T, vocab) for token ids (B, T)."""
         x = self.tok(ids)
         for i, block in enumerate(self.blocks):
-            x = block(x, caches[i] if caches is not None else None)
+            if self.gradient_checkpointing and caches is None and is_grad_enabled():
+                params = [p.tensor for p in block.trainable_parameters()]
+                x = checkpoint(block, x, captured=params)
+            else:
+                x = block(x, caches[i] if caches is not None else None)
         return T.linear(self.ln_f(x), self.tok.weight.tensor)  # tied output projection
 
     def loss(self, ids: Tensor, targets: Tensor) -> Tensor:

@@ -150,3 +150,15 @@ def test_fused_normalize_second_derivative_goes_through_the_tape(center: bool) -
     fused = second(lambda t: t.normalize(1e-5, center))
     reference = second(lambda t: normalize_composite(t, 1e-5, center))
     np.testing.assert_allclose(fused.numpy(), reference.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_checkpoint_passes_gradients_to_captured_tensors() -> None:
+    x = pa.randn((3, 4), dtype="f64", seed=10, requires_grad=True)
+    w = pa.randn((4, 4), dtype="f64", seed=11, requires_grad=True)
+    out = pa.checkpoint(lambda a: (a @ w).sin(), x, captured=[w])
+    out.sum().backward()
+    gx, gw = x.grad.numpy(), w.grad.numpy()
+    x.grad = w.grad = None
+    (x @ w).sin().sum().backward()
+    np.testing.assert_allclose(gw, w.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-12)

@@ -83,3 +83,18 @@ def test_gpt_loss_and_gradients_match_torch_twin() -> None:
     for name, p in model.named_parameters():
         tp = twin.p[name.replace(".", "__")]
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=2e-3, atol=2e-5, err_msg=name)
+
+
+def test_gpt_gradient_checkpointing_gives_the_same_gradients() -> None:
+    cfg = GPTConfig(vocab_size=40, n_layers=2, d_model=16, n_heads=2, seq_len=8)
+    ids = pa.tensor(np.random.default_rng(6).integers(0, 40, (2, 8)))
+    targets = pa.tensor(np.random.default_rng(7).integers(0, 40, (2, 8)))
+    grads = []
+    for flag in (False, True):
+        model = GPT(cfg, seed=8)
+        model.gradient_checkpointing = flag
+        model.loss(ids, targets).backward()
+        grads.append({n: p.grad.numpy() for n, p in model.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-5, atol=1e-7, err_msg=name)
