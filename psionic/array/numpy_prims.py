@@ -76,7 +76,7 @@ def _gather(x: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
 
 def _gather_grad(g: np.ndarray, idx: np.ndarray, axis: int, shape: tuple[int, ...]) -> np.ndarray:
     out = np.zeros(shape, g.dtype)
-    grid = list(np.indices(idx.shape, sparse=True))
+    grid: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
     grid[axis % len(shape)] = idx
     np.add.at(out, tuple(grid), g)
     return out

@@ -14,6 +14,7 @@ an input requires grad, leave a ``Node`` for the backward pass. A tracer (the
 
 from __future__ import annotations
 
+import builtins
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -285,7 +286,7 @@ class Tensor:
         """``self`` where ``cond`` holds, else ``other``."""
         return where(cond, self, other)
 
-    def masked_fill(self, mask: Tensor, value: float) -> Tensor:
+    def masked_fill(self, mask: Tensor, value: builtins.float) -> Tensor:
         return where(mask, self._lift(value), self)
 
     # --- reductions -------------------------------------------------------------------
@@ -320,7 +321,7 @@ class Tensor:
     def log_softmax(self, axis: int = -1) -> Tensor:
         return apply("log_softmax", self, axis=axis % self.ndim)
 
-    def normalize(self, eps: float, center: bool = True) -> Tensor:
+    def normalize(self, eps: builtins.float, center: bool = True) -> Tensor:
         """Over the last axis: (x - mean) / sqrt(var + eps), or x / sqrt(mean(x^2) + eps)
         without ``center`` (the cores of LayerNorm and RMSNorm)."""
         return apply("normalize", self, eps=float(eps), center=bool(center))

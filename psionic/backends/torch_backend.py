@@ -24,7 +24,7 @@ from psionic.backends import Backend
 from psionic.core.dtypes import DType
 from psionic.core.errors import BackendUnavailable
 
-TORCH_BACKEND = Backend(
+TORCH_BACKEND: Backend = Backend(
     name="torch",
     device="cuda-or-cpu",
     matmul_dtypes=frozenset({"f32", "f16", "bf16"}),

@@ -21,7 +21,7 @@ import numpy as np
 
 from psionic.array.tensor import TRACE, Tensor
 from psionic.core.errors import InvalidInput, UnsupportedOperation
-from psionic.ir.graph import Graph, Node
+from psionic.ir.graph import Graph, Node, format_attr
 
 
 class _Recorder:
@@ -56,12 +56,17 @@ class _Recorder:
 
 
 def _canonical(value: Any) -> Any:
-    if callable(value):
-        raise UnsupportedOperation(
-            "an op with a function attribute cannot be traced", op=getattr(value, "__name__", "?")
-        )
+    """The attribute as the graph stores it; refused if it has no canonical text (a function,
+    a quantized weight matrix), since the graph's digest could not name it."""
     if isinstance(value, list):
-        return tuple(value)
+        value = tuple(value)
+    try:
+        format_attr(value)
+    except TypeError:
+        raise UnsupportedOperation(
+            f"an op attribute of type {type(value).__name__} has no canonical form and cannot be traced",
+            attribute=type(value).__name__,
+        ) from None
     return value
 
 

@@ -113,6 +113,7 @@ def decoder_logits(model: DecoderModel, ids: np.ndarray) -> Tensor:
     if cfg.embed_scale is not None:
         x = x * float(np.float32(cfg.embed_scale))
     for block in model.layers:
+        assert isinstance(block, Block)
         x = _block(block, x, positions)
     logits = model.lm_head(model.norm(x))
     if cfg.final_logit_softcap:

@@ -55,6 +55,7 @@ class Executor:
         if raw is None:
             raw = self._arena[slot] = np.empty(size, np.uint8)
         dt = DType.get(node.dtype).numpy
+        assert dt is not None  # array dtypes only reach the arena
         return raw[: node.nbytes].view(dt).reshape(node.shape)
 
     def _call(self, node: Node, args: list[Any], out: np.ndarray | None) -> Any:

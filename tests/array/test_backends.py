@@ -59,6 +59,15 @@ def test_mixing_backends_is_refused_and_to_moves_with_gradients() -> None:
     np.testing.assert_allclose(a.grad.numpy(), [3.0, 4.0])
 
 
+def test_torch_refuses_quantized_matmul_with_a_typed_reason() -> None:
+    from psionic.backends.quant_matrix import QuantMatrix
+    from psionic.core.dtypes import DType
+
+    w = QuantMatrix.from_array(DType.get("f32"), np.eye(32, dtype=np.float32))
+    with pytest.raises(UnsupportedOperation, match="quant_matmul"):
+        pa.apply("quant_matmul", pa.ones((1, 32), backend="torch"), weight=w)
+
+
 def test_a_backend_refuses_a_dtype_it_does_not_hold() -> None:
     with pytest.raises(UnsupportedOperation):
         pa.tensor([1.0], dtype="f8_e4m3")

@@ -57,3 +57,13 @@ def test_attribute_text_is_canonical() -> None:
     assert format_attr((slice(1, None, 2), None, Ellipsis, 3)) == "(1::2,none,...,3)"
     assert format_attr((4,)) == "(4,)" and format_attr(True) == "true"
     assert format_attr(pa.float16) == "f16"
+
+
+def test_ops_with_uncanonical_attributes_are_refused() -> None:
+    from psionic.backends.quant_matrix import QuantMatrix
+    from psionic.core.dtypes import DType
+    from psionic.core.errors import UnsupportedOperation
+
+    w = QuantMatrix.from_array(DType.get("f32"), np.eye(32, dtype=np.float32))
+    with pytest.raises(UnsupportedOperation):
+        trace(lambda x: pa.apply("quant_matmul", x, weight=w), pa.ones((1, 32)))
