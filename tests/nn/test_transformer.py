@@ -98,3 +98,27 @@ def test_gpt_gradient_checkpointing_gives_the_same_gradients() -> None:
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_training_on_the_cpu_backend_is_bit_reproducible() -> None:
+    from psionic.array.cpu_parallel import THREADS, set_num_threads
+    from psionic.nn.optim import AdamW
+
+    cfg = GPTConfig(vocab_size=64, n_layers=2, d_model=64, n_heads=4, seq_len=32)
+    ids = pa.tensor(np.random.default_rng(9).integers(0, 64, (4, 32)))
+    before = THREADS.count
+    set_num_threads(2)
+    try:
+        runs = []
+        for _ in range(2):
+            model = GPT(cfg, seed=10)
+            opt = AdamW(model.trainable_parameters(), lr=1e-2)
+            for _ in range(2):
+                opt.zero_grad()
+                model.loss(ids, ids).backward()
+                opt.step()
+            runs.append([p.data.copy() for p in model.parameters()])
+    finally:
+        set_num_threads(before)
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
