@@ -72,7 +72,9 @@ class Constraint:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "spec": self.spec}
+        # The spec travels as JSON text: canonical JSON sorts object keys, and the order of a
+        # schema's properties is the order the output writes them in.
+        out: dict[str, Any] = {"kind": self.kind, "spec": json.dumps(self.spec, ensure_ascii=False)}
         if self.reasoning is not None:
             out["reasoning"] = list(self.reasoning)
         return out
@@ -80,7 +82,9 @@ class Constraint:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Constraint:
         reasoning = data.get("reasoning")
-        return cls(data["kind"], dict(data.get("spec", {})), tuple(reasoning) if reasoning else None)
+        spec = data.get("spec", {})
+        spec = json.loads(spec) if isinstance(spec, str) else dict(spec)
+        return cls(data["kind"], spec, tuple(reasoning) if reasoning else None)
 
     def with_reasoning(self, reasoning: tuple[str, str] | None) -> Constraint:
         return Constraint(self.kind, self.spec, reasoning)
@@ -214,7 +218,7 @@ def _structural_tag(spec: dict[str, Any]) -> str:
 
 def grammar_for(constraint: Constraint) -> str:
     """The llguidance grammar for ``constraint``; refuses what cannot be enforced."""
-    return _compiled(constraint.kind, json.dumps(constraint.spec, sort_keys=True))
+    return _compiled(constraint.kind, json.dumps(constraint.spec))  # key order matters: not sorted
 
 
 @lru_cache(maxsize=256)

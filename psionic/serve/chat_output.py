@@ -3,8 +3,9 @@
 For families that think in ``<think>...</think>`` (their chat template says
 so) the block at the start of the output becomes ``reasoning_content``; tool
 calls (when the request has tools) become ``tool_calls``. ``shape`` does this
-for a whole text, ``ChatOutputStream`` for a stream of text pieces, and what
-the stream emits adds up to what ``shape`` returns.
+for a whole text, ``ChatOutputStream`` for a stream of text pieces (calls as
+``ToolCallDelta``s), and what the stream emits adds up to what ``shape``
+returns.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from psionic.serve.tool_stream import ToolStream, _partial_suffix
-from psionic.serve.tools import ToolCall, ToolPlan
+from psionic.serve.tools import ToolCall, ToolCallDelta, ToolPlan
 
 THINK = ("<think>", "</think>")
 
@@ -28,7 +29,8 @@ class Shaped:
 
     content: str = ""
     reasoning: str = ""
-    calls: list[ToolCall] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)  # whole calls (a finished turn)
+    deltas: list[ToolCallDelta] = field(default_factory=list)  # call pieces (a stream)
     problems: list[str] = field(default_factory=list)
 
 
@@ -101,7 +103,7 @@ class ChatOutputStream:
             return
         events = self.tools.feed(text)
         out.content += events.content
-        out.calls += events.calls
+        out.deltas += events.deltas
         out.problems += events.problems
 
     def finish(self) -> Shaped:
@@ -116,6 +118,6 @@ class ChatOutputStream:
         if self.tools is not None:
             events = self.tools.finish()
             out.content += events.content
-            out.calls += events.calls
+            out.deltas += events.deltas
             out.problems += events.problems
         return out

@@ -178,15 +178,16 @@ def sampling_base(req: Any, vocab_size: int, constraint: Constraint | None = Non
     }
 
 
-def shaped_deltas(parts: Shaped, first_call: int) -> list[dict[str, Any]]:
-    """Stream deltas for one step's reasoning, content and whole tool calls (numbered from ``first_call``)."""
+def shaped_deltas(parts: Shaped) -> list[dict[str, Any]]:
+    """Stream deltas for one step's reasoning, content and tool-call pieces."""
     deltas: list[dict[str, Any]] = []
     if parts.reasoning:
         deltas.append({"reasoning_content": parts.reasoning})
     if parts.content:
         deltas.append({"content": parts.content})
-    if parts.calls:
-        deltas.append({"tool_calls": [c.to_chat(first_call + k) for k, c in enumerate(parts.calls)]})
+    pieces = [d.to_chat() for d in parts.deltas if d.id is not None or d.arguments]
+    if pieces:
+        deltas.append({"tool_calls": pieces})
     return deltas
 
 
@@ -480,10 +481,10 @@ class CompletionService:
                     rest = streams[index].finish()
                     parts.reasoning += rest.reasoning
                     parts.content += rest.content
-                    parts.calls += rest.calls
-                for delta in shaped_deltas(parts, called[index]):
+                    parts.deltas += rest.deltas
+                for delta in shaped_deltas(parts):
                     yield {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]}
-                called[index] += len(parts.calls)
+                called[index] += sum(d.id is not None for d in parts.deltas)
                 if finish is not None:
                     reason = "tool_calls" if called[index] and finish == "stop" else finish
                     yield {**head, "choices": [{"index": index, "delta": {}, "logprobs": None, "finish_reason": reason}]}

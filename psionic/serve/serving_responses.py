@@ -216,6 +216,7 @@ class ResponsesService:
             for e in items.open_message():  # plain text: the message item opens at once, as before
                 yield e
         parts = Shaped()
+        pending: list[list[str]] = []  # [call id, name, arguments] of each streamed call
         final: dict[str, Any] | None = None
         finish = None
         async for chunk in self.completions.stream(prepared, disconnected):
@@ -229,16 +230,22 @@ class ResponsesService:
                     parts.content += delta["content"]
                     for e in items.text(delta["content"]):
                         yield e
-                for call in delta.get("tool_calls") or []:
-                    tool_call = ToolCall(call["id"], call["function"]["name"], call["function"]["arguments"])
-                    parts.calls.append(tool_call)
-                    for e in items.call(tool_call):
-                        yield e
+                for piece in delta.get("tool_calls") or []:
+                    fn = piece.get("function") or {}
+                    if piece.get("id"):
+                        pending.append([piece["id"], fn.get("name", ""), ""])
+                        for e in items.call_start(piece["id"], fn.get("name", "")):
+                            yield e
+                    if fn.get("arguments") and pending:
+                        pending[-1][2] += fn["arguments"]
+                        for e in items.call_arguments(fn["arguments"]):
+                            yield e
                 finish = choice.get("finish_reason") or finish
             if "psionic" in chunk:
                 final = chunk
         if final is None:
             raise EngineFailure("the response ended before it finished")
+        parts.calls = [ToolCall(call_id, name, arguments) for call_id, name, arguments in pending]
         incomplete = "max_output_tokens" if finish == "length" else None
         status = "incomplete" if incomplete else "completed"
         if not parts.calls and not items.message_open and not items.message_done:
@@ -264,6 +271,7 @@ class _ItemStream:
         self.message_open = False
         self.message_done = False
         self.text_so_far = ""
+        self.call: dict[str, Any] | None = None  # the function_call item now streaming
 
     def _close_reasoning(self) -> list[dict[str, Any]]:
         if not self.reasoning_open:
@@ -288,7 +296,7 @@ class _ItemStream:
         return out
 
     def open_message(self) -> list[dict[str, Any]]:
-        out = self._close_reasoning()
+        out = self._close_reasoning() + self._close_call()
         self.index += 1
         self.message_open = True
         item = {"type": "message", "id": self.message_id, "status": "in_progress", "role": "assistant", "content": []}
@@ -319,19 +327,27 @@ class _ItemStream:
                              "content": [part]}),
         ]
 
-    def call(self, call: ToolCall) -> list[dict[str, Any]]:
-        out = self._close_reasoning() + self._close_message("completed")
+    def call_start(self, call_id: str, name: str) -> list[dict[str, Any]]:
+        out = self._close_reasoning() + self._close_message("completed") + self._close_call()
         self.index += 1
-        item = {"type": "function_call", "id": f"fc_{call.id[5:]}", "call_id": call.id, "name": call.name,
-                "arguments": "", "status": "in_progress"}
-        out.append(self.event("response.output_item.added", output_index=self.index, item=item))
-        out.append(self.event("response.function_call_arguments.delta", item_id=item["id"], output_index=self.index,
-                              delta=call.arguments))
-        out.append(self.event("response.function_call_arguments.done", item_id=item["id"], output_index=self.index,
-                              arguments=call.arguments))
-        out.append(self.event("response.output_item.done", output_index=self.index,
-                              item={**item, "arguments": call.arguments, "status": "completed"}))
+        self.call = {"type": "function_call", "id": f"fc_{call_id[5:]}", "call_id": call_id, "name": name,
+                     "arguments": "", "status": "in_progress"}
+        out.append(self.event("response.output_item.added", output_index=self.index, item=dict(self.call)))
         return out
 
+    def call_arguments(self, text: str) -> list[dict[str, Any]]:
+        assert self.call is not None
+        self.call["arguments"] += text
+        return [self.event("response.function_call_arguments.delta", item_id=self.call["id"],
+                           output_index=self.index, delta=text)]
+
+    def _close_call(self) -> list[dict[str, Any]]:
+        if self.call is None:
+            return []
+        item, self.call = {**self.call, "status": "completed"}, None
+        return [self.event("response.function_call_arguments.done", item_id=item["id"], output_index=self.index,
+                           arguments=item["arguments"]),
+                self.event("response.output_item.done", output_index=self.index, item=item)]
+
     def close(self, status: str) -> list[dict[str, Any]]:
-        return self._close_reasoning() + self._close_message(status)
+        return self._close_reasoning() + self._close_message(status) + self._close_call()

@@ -1,41 +1,77 @@
-"""Tool calls out of a token stream: content passes through, each call leaves whole once it closes.
+"""Tool calls out of a token stream: content passes through, calls leave as ``ToolCallDelta``s.
 
-``ToolStream.feed(text)`` returns what may be sent now: content deltas (text
-that cannot be the start of a call is never held back longer than the
-opener's length) and validated ``ToolCall``s, each as soon as its closing
-text arrives. ``finish()`` releases the rest. What it emits, put together,
-equals ``ToolPlan.outcome`` on the whole text, except when a call fails
-validation: then the stream has already sent the content before it and
-reports the failed call's text as content.
+``ToolStream.feed(text)`` returns what may be sent now: content (text that
+cannot be the start of a call is never held back longer than the opener's
+length) and call deltas. Where the grammar holds the arguments to their
+schema as they are written (``ToolPlan.holds_arguments``), a call streams
+incrementally: its id and name as soon as they are known, then its argument
+text piece by piece; otherwise each call leaves whole, once it has closed and
+its arguments have validated. ``finish()`` releases the rest. Put together,
+the calls equal ``ToolPlan.outcome`` on the whole text (arguments as the same
+JSON value).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from dataclasses import dataclass, field
 
 from psionic.serve.tool_formats import _decode
-from psionic.serve.tools import ToolCall, ToolPlan
+from psionic.serve.tools import ToolCallDelta, ToolPlan
+
+_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(?:arguments|parameters)"\s*:')
 
 
 @dataclass(slots=True)
 class StreamEvents:
     content: str = ""
-    calls: list[ToolCall] = field(default_factory=list)
+    deltas: list[ToolCallDelta] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
+def _value_end(text: str) -> int | None:
+    """Where the JSON object or array at the start of ``text`` ends (after spaces), or None if it has not."""
+    i = len(text) - len(text.lstrip())
+    if i >= len(text) or text[i] not in "{[":
+        return None
+    depth, in_string, escaped = 0, False, False
+    for j in range(i, len(text)):
+        c = text[j]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return None
+
+
 class ToolStream:
-    """Mutable: holds the text not yet released."""
+    """Mutable: holds the text not yet released and the call being streamed."""
 
     def __init__(self, plan: ToolPlan) -> None:
         self.plan = plan
         self.opener = plan.fmt.open.strip()
         self.closer = plan.fmt.close.strip()
+        self.incremental = plan.holds_arguments
         self.buffer = ""
         self.in_call = False
         self.started = False  # any non-space content released (bare formats decide on the first text)
         self.calls = 0
         self.broken = False
+        self.live: ToolCallDelta | None = None  # the head of the call now streaming
+        self.sent = 0  # argument characters of the live call already sent
 
     def feed(self, text: str) -> StreamEvents:
         self.buffer += text
@@ -56,8 +92,25 @@ class ToolStream:
                 events.content += self.buffer[:start]
                 self.buffer = self.buffer[start:]
                 self.in_call = True
+            if self.incremental:
+                self._stream_arguments(events)
             if not self._take_call(events):
                 return events
+
+    def _stream_arguments(self, events: StreamEvents) -> None:
+        """Send the live call's head and any new argument text."""
+        head = _HEAD.match(self.buffer, len(self.opener))
+        if head is None:
+            return
+        if self.live is None:
+            self.live = ToolCallDelta(self.calls, f"call_{secrets.token_hex(12)}", json.loads(f'"{head.group(1)}"'))
+            events.deltas.append(self.live)
+        args = self.buffer[head.end():]
+        end = _value_end(args)
+        body = args.lstrip()[: (end - (len(args) - len(args.lstrip()))) if end is not None else None]
+        if len(body) > self.sent:
+            events.deltas.append(ToolCallDelta(self.live.index, arguments=body[self.sent:]))
+            self.sent = len(body)
 
     def _take_call(self, events: StreamEvents) -> bool:
         """Release one complete call from the buffer; False while it is still arriving."""
@@ -73,15 +126,27 @@ class ToolStream:
                     return False  # the closer is still arriving
                 return self._fail(events, f"a call is not closed by {self.closer!r}")
             end += len(rest) - len(stripped) + len(self.closer)
-        items, problems = self.plan.fmt._items(value)
-        calls, bad = self.plan.validate(items)
-        if problems or bad or len(calls) < len(items):
-            return self._fail(events, *(problems + bad))
-        events.calls += calls
-        self.calls += len(calls)
+        self._complete(events, value)
         self.buffer = self.buffer[end:]
         self.in_call = False
-        return True
+        return not self.broken
+
+    def _complete(self, events: StreamEvents, value: object) -> None:
+        items, problems = self.plan.fmt._items(value)
+        calls, bad = self.plan.validate(items)
+        if self.live is not None:
+            # Streamed under a grammar that held it: only the end is left to send.
+            events.problems += problems + bad
+            events.deltas.append(ToolCallDelta(self.live.index, done=True))
+            self.calls += 1
+            self.live, self.sent = None, 0
+            return
+        if problems or bad or len(calls) < len(items):
+            self._fail(events, *(problems + bad))
+            return
+        for call in calls:
+            events.deltas.append(ToolCallDelta.whole(self.calls, call))
+            self.calls += 1
 
     def _fail(self, events: StreamEvents, *problems: str) -> bool:
         events.problems += problems
@@ -104,9 +169,20 @@ class ToolStream:
     def finish(self) -> StreamEvents:
         events = StreamEvents()
         text, self.buffer = self.buffer, ""
+        if self.live is not None:
+            # The output ended inside a streamed call (max_tokens): close it; the rest is not a call.
+            parsed = _decode(text, len(self.opener))
+            if parsed is not None:
+                self._complete(events, parsed[0])
+            else:
+                events.problems.append("the output ended inside a call")
+                events.deltas.append(ToolCallDelta(self.live.index, done=True))
+            return events
         if text and not self.broken and (self.in_call or (not self.opener and not self.started)):
             outcome = self.plan.outcome(text)
-            events.calls, events.problems, events.content = outcome.calls, outcome.problems, outcome.content or ""
+            events.problems, events.content = outcome.problems, outcome.content or ""
+            events.deltas = [ToolCallDelta.whole(self.calls + k, c) for k, c in enumerate(outcome.calls)]
+            self.calls += len(outcome.calls)
         else:
             events.content = text
         return events

@@ -43,6 +43,29 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed call: its head (id and name) first, then argument text, then ``done``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    done: bool = False
+
+    def to_chat(self) -> dict[str, Any]:
+        fn: dict[str, Any] = {"arguments": self.arguments}
+        out: dict[str, Any] = {"index": self.index, "function": fn}
+        if self.id is not None:
+            out.update(id=self.id, type="function")
+            fn["name"] = self.name
+        return out
+
+    @staticmethod
+    def whole(index: int, call: ToolCall) -> ToolCallDelta:
+        return ToolCallDelta(index, call.id, call.name, call.arguments, True)
+
+
+@dataclass(frozen=True, slots=True)
 class ToolOutcome:
     content: str | None
     calls: list[ToolCall]
@@ -61,6 +84,13 @@ class ToolPlan:
     @property
     def callable(self) -> bool:
         return self.choice != "none"
+
+    @property
+    def holds_arguments(self) -> bool:
+        """Whether the grammar holds each call's arguments to its schema as they are written."""
+        if not self.fmt.open or self.fmt.listed:
+            return False
+        return self.choice != "auto" or self.fmt.auto_structures(self.tools) is not None
 
     def constraint(self) -> Constraint | None:
         if self.choice == "none":

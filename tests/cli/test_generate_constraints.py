@@ -13,8 +13,9 @@ from psionic.cli.main import main
 
 SCHEMA = {
     "type": "object",
-    "properties": {"city": {"type": "string", "maxLength": 20}, "temp_c": {"type": "integer", "minimum": -40, "maximum": 50}},
-    "required": ["city", "temp_c"],
+    # properties out of alphabetical order: the receipt's canonical JSON must not reorder them
+    "properties": {"temp_c": {"type": "integer", "minimum": -40, "maximum": 50}, "city": {"type": "string", "maxLength": 20}},
+    "required": ["temp_c", "city"],
     "additionalProperties": False,
 }
 
@@ -33,7 +34,9 @@ def test_json_schema_output_validates_and_replays(tmp_path: Path, capsys) -> Non
     assert out["finish_reason"] == "stop"
     jsonschema.validate(json.loads(out["text"]), SCHEMA)
     assert out["structured_value"] == json.loads(out["text"])
-    assert out["receipt"]["sampling"]["constraint"] == {"kind": "json_schema", "spec": {"schema": SCHEMA, "strict": True}}
+    assert list(json.loads(out["text"])) == ["temp_c", "city"]
+    constraint = out["receipt"]["sampling"]["constraint"]
+    assert constraint["kind"] == "json_schema" and json.loads(constraint["spec"]) == {"schema": SCHEMA, "strict": True}
     assert main(["verify", str(bundle)]) == 0
     assert "identical" in capsys.readouterr().out
 

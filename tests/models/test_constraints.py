@@ -79,9 +79,14 @@ def test_canonical_form_round_trips_through_sampling_params() -> None:
     c = Constraint("json_schema", {"schema": SCHEMA, "strict": True}, reasoning=("<think>", "</think>"))
     params = SamplingParams(temperature=0.0, constraint=c, seed=3)
     data = params.to_dict()
-    assert data["constraint"] == {"kind": "json_schema", "spec": {"schema": SCHEMA, "strict": True},
+    assert data["constraint"] == {"kind": "json_schema", "spec": json.dumps({"schema": SCHEMA, "strict": True}),
                                   "reasoning": ["<think>", "</think>"]}
     assert params_from_dict(json.loads(json.dumps(data))) == params
+    # Canonical JSON sorts keys; the schema's property order (the output's key order) survives it.
+    assert list(SCHEMA["properties"]) == ["city", "n"]
+    unsorted = Constraint("json_schema", {"schema": {"type": "object", "properties": {"z": {}, "a": {}}}})
+    again = params_from_dict(json.loads(json.dumps(SamplingParams(constraint=unsorted).to_dict(), sort_keys=True)))
+    assert list(again.constraint.spec["schema"]["properties"]) == ["z", "a"]  # type: ignore[union-attr]
     assert "constraint" not in SamplingParams().to_dict()  # unconstrained receipts are unchanged
 
 

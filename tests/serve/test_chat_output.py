@@ -48,15 +48,20 @@ def test_streamed_parts_add_up_to_the_whole(text: str, with_tools: bool, step: i
     plan = plan_tools(TOOLS, "auto", None, QWEN3_LIKE) if with_tools else None
     whole = shape(text, THINK, plan)
     stream = ChatOutputStream(THINK, plan)
-    reasoning, content, calls = "", "", []
+    reasoning, content, deltas = "", "", []
     for i in range(0, len(text), step):
         part = stream.feed(text[i : i + step])
-        reasoning, content, calls = reasoning + part.reasoning, content + part.content, calls + part.calls
+        reasoning, content, deltas = reasoning + part.reasoning, content + part.content, deltas + part.deltas
     part = stream.finish()
-    reasoning, content, calls = reasoning + part.reasoning, content + part.content, calls + part.calls
+    reasoning, content, deltas = reasoning + part.reasoning, content + part.content, deltas + part.deltas
     assert reasoning == whole.reasoning
     assert content.strip() == whole.content.strip()
-    assert [(c.name, c.arguments) for c in calls] == [(c.name, c.arguments) for c in whole.calls]
+    calls: dict[int, list[str]] = {}
+    for d in deltas:
+        if d.id is not None:
+            calls[d.index] = [d.name or "", ""]
+        calls[d.index][1] += d.arguments
+    assert [tuple(c) for _, c in sorted(calls.items())] == [(c.name, c.arguments) for c in whole.calls]
 
 
 def test_thinking_then_a_call() -> None:

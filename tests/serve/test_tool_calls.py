@@ -75,9 +75,15 @@ def test_streamed_tool_calls_reassemble_to_the_non_streamed(tiny_long_server, pa
             slot = calls.setdefault(call["index"], {"name": "", "arguments": ""})
             slot["name"] += call["function"].get("name") or ""
             slot["arguments"] += call["function"].get("arguments") or ""
-    content = "".join(d["delta"].get("content") or "" for d in deltas)
-    assert [(c["name"], json.loads(c["arguments"])) for _, c in sorted(calls.items())] == calls_of(whole["message"])
-    assert content.strip() == (whole["message"]["content"] or "")
+    streamed = [c for _, c in sorted(calls.items())]
+    expected = calls_of(whole["message"])
+    if whole["finish_reason"] == "length":  # a call cut short streams in part, and is no call in the whole
+        assert len(streamed) - len(expected) in (0, 1)
+        streamed = streamed[: len(expected)]
+    else:
+        content = "".join(d["delta"].get("content") or "" for d in deltas)
+        assert content.strip() == (whole["message"]["content"] or "")
+    assert [(c["name"], json.loads(c["arguments"])) for c in streamed] == expected
     assert calls and deltas[-1]["finish_reason"] == whole["finish_reason"]
     assert parallel or whole["finish_reason"] == "tool_calls"
 
