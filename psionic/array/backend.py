@@ -35,6 +35,16 @@ class ArrayBackend:
     dtype_of: Callable[[Any], DType]
     deterministic: bool
 
+    def supports(self, op: str) -> bool:
+        return op in self.prims
+
+    def facts(self) -> dict[str, Any]:
+        """What this backend declares, for manifests and reports."""
+        return {
+            "backend": self.name, "device": self.device, "deterministic": self.deterministic,
+            "dtypes": sorted(self.dtypes), "ops": sorted(self.prims),
+        }
+
     def supports_dtype(self, dtype: DType | str) -> bool:
         return (dtype.name if isinstance(dtype, DType) else dtype) in self.dtypes
 

@@ -47,6 +47,14 @@ class Executor:
     def arena_bytes(self) -> int:
         return sum(b.nbytes for b in self._arena.values())
 
+    def facts(self) -> dict[str, Any]:
+        """The plan run, where, and what it has used so far (for receipts and reports)."""
+        return {
+            "plan": self.plan.digest(), "source_graph": self.plan.source_digest,
+            "backend": self.backend.name, "device": self.backend.device, "runs": self.runs,
+            "arena_bytes": self.arena_bytes, **self.plan.summary(),
+        }
+
     def _buffer(self, slot: int, node: Node) -> np.ndarray | None:
         if not self._use_out or node.dtype not in _OUT_DTYPES:
             return None

@@ -74,3 +74,15 @@ def test_compiled_training_gradient_matches_eager() -> None:
 
     out = CompiledFunction(loss_grad, PlanCache())(w, x)
     np.testing.assert_allclose(out.numpy(), loss_grad(w, x).numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_executor_and_backend_facts() -> None:
+    fn, make_args = PROGRAMS["layer_norm"]
+    args = make_args()
+    executor = Executor(compile_graph(trace(fn, *args)[0]))
+    executor(args)
+    facts = executor.facts()
+    assert facts["runs"] == 1 and facts["backend"] == "cpu" and facts["plan"].startswith("sha256:")
+    assert facts["arena_bytes"] > 0 and facts["fused_steps"] >= 1
+    cpu = pa.get_array_backend("cpu").facts()
+    assert cpu["deterministic"] and "matmul" in cpu["ops"] and "bf16" in cpu["dtypes"]
