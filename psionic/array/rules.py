@@ -21,7 +21,8 @@ from psionic.array.autograd import GRAD, Node
 from psionic.array.backend import get_array_backend
 from psionic.array.numpy_prims import GELU_A, GELU_C
 from psionic.array.ops import OPS, op_rule, register_op
-from psionic.array.tensor import Tensor, apply, where
+from psionic.array.tensor import TRACE, Tensor, apply, where
+from psionic.core.errors import UnsupportedOperation
 
 Grads = tuple[Tensor | None, ...]
 
@@ -361,6 +362,8 @@ def _transfer(n: Node, g: Tensor) -> Grads:
 
 def transfer(x: Tensor, backend: str) -> Tensor:
     """``x`` copied to ``backend``; gradients flow back to ``x``'s backend."""
+    if TRACE.hook is not None:
+        raise UnsupportedOperation("moving a tensor between backends cannot be traced", op="transfer")
     dest = get_array_backend(backend)
     dest.check_dtype(x.dtype)
     out = Tensor._wrap(dest.asarray(x.numpy(), x.dtype), dest)

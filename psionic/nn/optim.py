@@ -39,6 +39,11 @@ class Optimizer:
         for p in self.params:
             if not p.is_float_array:
                 raise InvalidInput(f"cannot optimize a {type(p.data).__name__} parameter")
+            if not p.data.flags.writeable:
+                raise InvalidInput(
+                    f"a parameter of shape {p.shape} is read-only (memory-mapped from a file?); "
+                    "give it a writable copy before training it"
+                )
         self.lr = lr
         self.schedule = schedule
         self.steps = 0

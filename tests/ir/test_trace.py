@@ -67,3 +67,10 @@ def test_ops_with_uncanonical_attributes_are_refused() -> None:
     w = QuantMatrix.from_array(DType.get("f32"), np.eye(32, dtype=np.float32))
     with pytest.raises(UnsupportedOperation):
         trace(lambda x: pa.apply("quant_matmul", x, weight=w), pa.ones((1, 32)))
+
+
+def test_moving_between_backends_is_refused_while_tracing() -> None:
+    from psionic.core.errors import UnsupportedOperation
+
+    with pytest.raises(UnsupportedOperation):
+        trace(lambda x: x.to("torch") * 2.0, pa.ones((2,)))

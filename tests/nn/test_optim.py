@@ -114,3 +114,10 @@ def test_frozen_parameters_are_left_out() -> None:
 def test_unknown_schedule_is_refused() -> None:
     with pytest.raises(InvalidInput):
         make_schedule("exponential-ish")
+
+
+def test_read_only_parameters_are_refused() -> None:
+    data = np.zeros(3, np.float32)
+    data.flags.writeable = False
+    with pytest.raises(InvalidInput, match="read-only"):
+        Adam([Parameter(data)])
