@@ -117,6 +117,21 @@ def dispatch_overhead(n: int = 2000) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
+def count_ops(step: Any) -> dict[str, int]:
+    """How many ops of each kind one call of ``step`` dispatches (watching ``apply``)."""
+    from collections import Counter
+
+    from psionic.array.tensor import TRACE
+
+    seen: Counter[str] = Counter()
+    TRACE.hook = lambda name, inputs, attrs, out: seen.update((name,))
+    try:
+        step()
+    finally:
+        TRACE.hook = None
+    return dict(seen.most_common())
+
+
 def _versions() -> dict[str, str]:
     found = {}
     for pkg in ("numpy", "torch", "psionic"):
@@ -195,6 +210,12 @@ def run_train(args: argparse.Namespace) -> int:
         "losses": {n: [round(x, 5) for x in v] for n, v in losses.items()},
         "dispatch": dispatch_overhead(),
     }
+    ops = count_ops(psionic_step)
+    n_ops = sum(ops.values())
+    report["psionic_ops_per_step"] = n_ops
+    report["psionic_ops_by_name"] = ops
+    report["psionic_dispatch_ms_per_step"] = round(
+        n_ops * report["dispatch"]["psionic_dispatch_overhead_us"] / 1000, 2)
     if "torch" in times:
         report["ratio_psionic_over_torch"] = round(
             report["steps_per_s"]["psionic"] / report["steps_per_s"]["torch"], 3)

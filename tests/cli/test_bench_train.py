@@ -29,6 +29,8 @@ def test_bench_train_reports_both_frameworks(capsys: pytest.CaptureFixture[str])
     ours, theirs = report["losses"]["psionic"], report["losses"]["torch"]
     assert len(ours) == 2 and ours == pytest.approx(theirs, rel=1e-4)
     assert report["dispatch"]["psionic_add_us"] > 0
+    assert report["psionic_ops_per_step"] == sum(report["psionic_ops_by_name"].values()) > 50
+    assert report["psionic_ops_by_name"]["matmul"] >= 3 * 6  # 6 projections, forward and back
 
 
 def test_bench_train_without_torch_runs_psionic_only(capsys: pytest.CaptureFixture[str]) -> None:
