@@ -14,6 +14,7 @@ import random
 INTERESTING = [0, 1, 2, 127, 128, 255, 256, 65535, 65536, 0x7FFFFFFF, -1, -2, -0x80000000,
                0x12345678, 0x0123456789ABCDEF, -0x8000000000000000, 0xFFFFFFFF, 0x100000000]
 TYPES = ("i32", "i64")
+COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 
 
 def _const(r: random.Random, t: str) -> str:
@@ -33,6 +34,15 @@ def _expr(r: random.Random, t: str, locals_: dict[str, list[int]], depth: int) -
         return _const(r, t)
     if roll < 0.45 and locals_[t]:
         return f"(local.tee {r.choice(locals_[t])} {_expr(r, t, locals_, depth - 1)})"
+    if roll < 0.55:
+        cond = _expr(r, "i32", locals_, depth - 1)
+        a, b = _expr(r, t, locals_, depth - 1), _expr(r, t, locals_, depth - 1)
+        return f"(select {a} {b} {cond})"
+    if t == "i32" and roll < 0.7:
+        if r.random() < 0.25:
+            return f"(i32.eqz {_expr(r, t, locals_, depth - 1)})"
+        op = r.choice(COMPARISONS)
+        return f"(i32.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
     op = r.choice(("add", "sub"))
     return f"({t}.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
 

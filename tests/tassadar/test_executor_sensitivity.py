@@ -19,9 +19,15 @@ from psionic.tassadar.interpreter import Machine
 
 from .straightline import straight_line
 
-PROGRAMS = [straight_line(seed)[:2] for seed in range(6)] + [
+WHOLE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
+         'i32.eq local.get 1 i32.eqz i32.add local.get 1 local.get 0 i32.lt_s i32.add '
+         'i32.const 10 i32.const 20 local.get 1 select i32.add))')
+PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.sub))',
      (1, 2)),
+    # operands that differ in one byte only: every whole-operand byte head decides a result
+    *((WHOLE, (0, 1 << (8 * k))) for k in range(4)),
+    *((WHOLE, (1 << (8 * k), 0)) for k in range(4)),
 ]
 
 

@@ -59,8 +59,10 @@ def model_card() -> str:
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
-        "No i64 opcode beyond `i64.const`, `i64.add`, `i64.sub` and i64 locals is covered, "
-        "and no control transfer, call, memory, global, host or other numeric opcode.",
+        "i64 is covered for constants, locals, `add`, `sub` and `select`; i64 comparisons, "
+        "every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, calls), memory, "
+        "globals, the host imports and the other numeric opcodes (`mul`, `div`, `rem`, "
+        "bitwise, shifts, counts, conversions) are refused.",
         "",
         "### Residual features",
         "",

@@ -92,7 +92,7 @@ J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
 
 def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
-              "dst": "f_dst", "after": "f_after"}
+              "src_c": "f_src_c", "dst": "f_dst", "after": "f_after"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
@@ -115,7 +115,7 @@ def _what(c: Circuit) -> None:
 def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     c.feature("sa", "stack byte address this token writes (-1: none)")
     c.feature("sa2", "its square")
-    for name in ("at_end", "is_const", "is_copy", "is_add", "is_sub", "has_after", "limit"):
+    for name in ("at_end", "first", *(f"is_{k}" for k in L.KINDS[1:]), "has_after", "limit"):
         c.feature(name, "0/1 indicator")
     init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
@@ -128,7 +128,8 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0}, {"sa": -1.0, "sa2": 1.0},
              "every other token writes nowhere: address -1 (below every query)")
     _hat(lay, _add(J, {"f_width": -1.0}), "at_end", "at_end = [j == width]: the step is complete")
-    for kind in ("const", "copy", "add", "sub"):
+    _hat(lay, J, "first", "first = [j == 0]: the next token is the first payload byte")
+    for kind in L.KINDS[1:]:
         _hat(lay, {"f_kind": 1.0, "one": -float(L.KIND[kind])}, f"is_{kind}",
              f"is_{kind} = [kind == {L.KIND[kind]}]")
     _step(lay, {"f_after": 1.0}, "has_after", "has_after = [after >= 1]: the step ends the run")
@@ -146,7 +147,66 @@ def _operands(c: Circuit) -> None:
         lay.head(f"stack_{name}", (_add({src: 8.0}, J), {"one": 1.0}), key, (("val", name),),
                  f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
                  "maximal at a = q, newest first")
+    for k in range(4):
+        for side, src in (("a", "f_src_a"), ("c", "f_src_c")):
+            c.feature(f"{side}{k}", f"byte {k} of stack slot {src[2:]} (latest write)")
+            lay.head(f"stack_{side}{k}", ({src: 8.0, "one": float(k)}, {"one": 1.0}), key,
+                     (("val", f"{side}{k}"),), f"latest write to stack byte 8*{src[2:]} + {k} "
+                     "(whole i32 operands for comparisons and conditions)")
     _dispatch(lay)
+    _whole_operands(c, lay)
+
+
+def _whole_operands(c: Circuit, lay: Layer) -> None:
+    """Sign bits and the nonzero test of whole i32 operands; eqz; then comparisons and select."""
+    c.feature("sign_a", "[a3 >= 128]: src_a is negative as i32")
+    c.feature("sign_c", "[c3 >= 128]: src_c is negative as i32")
+    c.feature("nonzero_c", "[src_c != 0] as i32 (a select or branch condition)")
+    for feat, byte in (("sign_a", "a3"), ("sign_c", "c3")):
+        _step(lay, {byte: 1.0, "one": -127.0}, feat, f"{feat} = [{byte} >= 128]")
+    _step(lay, {"c0": 1.0, "c1": 1.0, "c2": 1.0, "c3": 1.0}, "nonzero_c",
+          "nonzero_c = [c0 + c1 + c2 + c3 >= 1]")
+    g = L.GATE
+    lay.unit(_add({"a0": -1.0, "a1": -1.0, "a2": -1.0, "a3": -1.0}, _first_gate("is_eqz", g),
+                  const=1.0), {"one": 1.0}, {"T": 1.0},
+             "eqz: byte 0 = relu(1 - (a0 + a1 + a2 + a3)); bytes 1..3 are 0")
+    last = c.layer()
+    sel = _add({"at_end": -g}, {"one": -g, "is_select": g})
+    last.unit(_add({"opa": 1.0}, sel, {"one": -g, "nonzero_c": g}), {"one": 1.0}, {"T": 1.0},
+              "select: T = byte j of src_a when the condition is nonzero")
+    last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
+              "select: T = byte j of src_b when it is zero")
+    unsigned = {f"a{k}": float(256**k) for k in range(4)}
+    unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
+    signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})
+    for op in L.COMPARISONS:
+        diff = signed if op.endswith("_s") else unsigned
+        _comparison(last, op, diff, _first_gate(f"is_{op}", L.WIDE_GATE))
+
+
+def _first_gate(indicator: str, g: float) -> dict[str, float]:
+    """0 when ``indicator`` holds and the next token is the first payload byte, else <= -g."""
+    return {"one": -2.0 * g, indicator: g, "first": g, "at_end": -g}
+
+
+def _comparison(lay: Layer, op: str, diff: dict[str, float], gate: dict[str, float]) -> None:
+    """Byte 0 of an i32 comparison: a 0/1 function of the exact difference ``diff``."""
+    base = op.split("_")[0]
+    neg = {k: -v for k, v in diff.items()}
+    units = {  # (form, coefficient) pairs; each form is gated by ``gate``
+        "eq": [(_add(diff, const=1.0), 1.0), (diff, -2.0), (_add(diff, const=-1.0), 1.0)],
+        "lt": [(neg, 1.0), (_add(neg, const=-1.0), -1.0)],
+        "gt": [(diff, 1.0), (_add(diff, const=-1.0), -1.0)],
+    }
+    complement = {"ne": "eq", "ge": "lt", "le": "gt"}
+    if base in complement:
+        lay.unit(_add(gate, const=1.0), {"one": 1.0}, {"T": 1.0}, f"{op}: 1 - [{complement[base]}]")
+        terms = [(form, -coef) for form, coef in units[complement[base]]]
+    else:
+        terms = units[base]
+    for form, coef in terms:
+        lay.unit(_add(form, gate), {"one": 1.0}, {"T": coef},
+                 f"{op}: exact step/hat of the difference of the operands")
 
 
 def _dispatch(lay: Layer) -> None:

@@ -32,13 +32,14 @@ HEADER = 2  # record base, step bound
 STACK_BASE = HEADER  # position of stack byte 0
 
 # record fields, in order; RECORD tokens per record
-FIELDS = ("op", "width", "kind", "src_a", "src_b", "dst", "after",
+FIELDS = ("op", "width", "kind", "src_a", "src_b", "src_c", "dst", "after",
           "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
 
 # payload kinds of a step (the ``kind`` field)
-KINDS = ("none", "const", "copy", "add", "sub")
+COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
+KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)
@@ -47,5 +48,6 @@ MAX_SLOTS = 1000  # stack slots a program may touch: byte addresses stay below 8
 RECENCY = float(1 << 24)  # M: address scores are scaled by M so that recency (pos < M) breaks ties
 MARK_WEIGHT = float(1 << 25)  # a mark outranks any recency difference
 GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums of two bytes)
+WIDE_GATE = float(1 << 34)  # larger than any difference of two i32 values
 POS_GATE = float(1 << 25)  # larger than any position
 ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record

@@ -31,7 +31,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:9aac6e3b647f86b070a89c0e5e3b0353328a5212d0b1f094478a59bfc534300a"
+WEIGHTS_DIGEST = "sha256:d8b2797dc504a4900720ef22bd3c72dcbd59ebaaad279a3d8f69a8036bef6d98"
 FORMAT = "psionic.tassadar.executor.v1"
 _LAYER_KEYS = ("wq", "wk", "wv", "wo", "uniform", "w_gate", "w_value", "w_out")
 
@@ -78,13 +78,18 @@ class Model:
         return out
 
     def to_bytes(self) -> bytes:
-        """safetensors bytes; a tensor is stored in float32 when that is exact, else float64."""
+        """safetensors bytes; each tensor in the narrowest of int16, float32, float64 that is exact."""
         from safetensors.numpy import save
 
         stored = {}
         for name, arr in self.tensors().items():
-            narrow = arr.astype(np.float32)
-            stored[name] = narrow if np.array_equal(narrow.astype(np.float64), arr) else arr
+            stored[name] = arr
+            for dtype in (np.int16, np.float32):
+                with np.errstate(invalid="ignore", over="ignore"):
+                    narrow = arr.astype(dtype)
+                if np.array_equal(narrow.astype(np.float64), arr):
+                    stored[name] = narrow
+                    break
         # one metadata key: safetensors writes a map's keys in no fixed order
         card = {"format": FORMAT, "features": list(self.features)}
         return save(stored, metadata={"psionic": json.dumps(card, sort_keys=True)})
@@ -148,6 +153,9 @@ class Session:
         x[1], x[2] = t, float(t) * t  # positional encoding: pos, pos^2
         n = t + 1
         for li, (h, nv, w_qkv, w_o, uni, w_gate, w_value, w_out) in enumerate(self.plan):
+            if h == 0:  # a feed-forward-only layer
+                x = x + w_out @ (np.maximum(w_gate @ x, 0.0) * (w_value @ x))
+                continue
             qkv = w_qkv @ x
             q = qkv[: 2 * h].reshape(h, 2)
             keys, values = self.keys[li], self.values[li]

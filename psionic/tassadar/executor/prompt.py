@@ -56,6 +56,21 @@ def _arith(op: Op, sp: int) -> Fields:
     return {"width": w, "kind": kind, "src_a": sp - 2, "src_b": sp - 1, "dst": sp - 2}
 
 
+def _eqz(op: Op, sp: int) -> Fields:
+    return {"width": 4, "kind": L.KIND["eqz"], "src_a": sp - 1, "dst": sp - 1}
+
+
+def _compare(op: Op, sp: int) -> Fields:
+    kind = L.KIND[op.name.split(".")[1]]
+    return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+
+
+def _select(op: Op, sp: int) -> Fields:
+    (w,) = op.args
+    return {"width": w, "kind": L.KIND["select"], "src_a": sp - 3, "src_b": sp - 2,
+            "src_c": sp - 1, "dst": sp - 3}
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -80,7 +95,8 @@ RECORDS = {
     "i32.const": _const, "i64.const": _const, "local.get": _local_get,
     "local.set": _local_set, "local.tee": _local_tee, "i32.add": _arith, "i64.add": _arith,
     "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
-    "unreachable": _unreachable, "return": _return, "end": _return,
+    "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
+    "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
