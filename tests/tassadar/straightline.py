@@ -43,7 +43,7 @@ def _expr(r: random.Random, t: str, locals_: dict[str, list[int]], depth: int) -
             return f"(i32.eqz {_expr(r, t, locals_, depth - 1)})"
         op = r.choice(COMPARISONS)
         return f"(i32.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
-    op = r.choice(("add", "sub"))
+    op = r.choice(("add", "sub", "add", "sub", "and", "or", "xor"))
     return f"({t}.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
 
 

@@ -59,10 +59,10 @@ def model_card() -> str:
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
-        "i64 is covered for constants, locals, `add`, `sub` and `select`; i64 comparisons, "
-        "every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, calls), memory, "
-        "globals, the host imports and the other numeric opcodes (`mul`, `div`, `rem`, "
-        "bitwise, shifts, counts, conversions) are refused.",
+        "i64 is covered for constants, locals, `add`, `sub`, `and`, `or`, `xor` and `select`; "
+        "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
+        "calls), memory, globals, the host imports and the other numeric opcodes (`mul`, "
+        "`div`, `rem`, shifts, rotations, counts, conversions) are refused.",
         "",
         "### Residual features",
         "",

@@ -176,12 +176,40 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
               "select: T = byte j of src_a when the condition is nonzero")
     last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_b when it is zero")
+    _bitwise(c, lay, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
     unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
     signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})
     for op in L.COMPARISONS:
         diff = signed if op.endswith("_s") else unsigned
         _comparison(last, op, diff, _first_gate(f"is_{op}", L.WIDE_GATE))
+
+
+def _bitwise(c: Circuit, lay: Layer, last: Layer) -> None:
+    """and/or/xor of byte j: bits of both operand bytes (one threshold pair per value), then
+    ``sum_i 2^i f(a_i + b_i)`` with ``f`` a hat or step of the bit sum."""
+    for side in ("a", "b"):
+        for i in range(8):
+            c.feature(f"{side}bit{i}", f"bit {i} of byte j of src_{side}")
+    for side, byte in (("a", "opa"), ("b", "opb")):
+        # bit i of x = sum over m of (-1)^(m+1) [x >= m 2^i]; thresholds shared across bits
+        for t in range(1, 256):
+            out = {f"{side}bit{i}": float((-1) ** (t // (1 << i) + 1))
+                   for i in range(8) if t % (1 << i) == 0}
+            for shift, sign in ((1.0, 1.0), (0.0, -1.0)):
+                lay.unit({byte: 1.0, "one": shift - t}, {"one": 1.0},
+                         {k: sign * v for k, v in out.items()},
+                         f"bits of {byte}: the step [{byte} >= t] for t = 1..255")
+    g = L.GATE
+    for op in L.BITWISE:
+        gate = {"one": -g, f"is_{op}": g, "at_end": -g}
+        for i in range(8):
+            both = _add({f"abit{i}": 1.0, f"bbit{i}": 1.0}, gate)
+            terms = {"and": [(-1.0, 1.0)], "or": [(0.0, 1.0), (-1.0, -1.0)],
+                     "xor": [(0.0, 1.0), (-1.0, -2.0)]}[op]
+            for shift, coef in terms:
+                last.unit(_add(both, const=shift), {"one": 1.0}, {"T": coef * (1 << i)},
+                          f"{op}: sum_i 2^i f(a_i + b_i)")
 
 
 def _first_gate(indicator: str, g: float) -> dict[str, float]:

@@ -39,7 +39,8 @@ RECORD = len(FIELDS)
 
 # payload kinds of a step (the ``kind`` field)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
-KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select")
+BITWISE = ("and", "or", "xor")
+KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE)
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)

@@ -31,7 +31,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:d8b2797dc504a4900720ef22bd3c72dcbd59ebaaad279a3d8f69a8036bef6d98"
+WEIGHTS_DIGEST = "sha256:8033e33cb9341a94f71609d0480deb992e6d3700dff57e08355bd018f8befd0c"
 FORMAT = "psionic.tassadar.executor.v1"
 _LAYER_KEYS = ("wq", "wk", "wv", "wo", "uniform", "w_gate", "w_value", "w_out")
 
@@ -82,7 +82,11 @@ class Model:
         from safetensors.numpy import save
 
         stored = {}
-        for name, arr in self.tensors().items():
+        tensors = self.tensors()
+        # the embedding writes only the leading input features: store those columns
+        used = np.flatnonzero(np.any(self.embedding != 0, axis=0))
+        tensors["embedding"] = self.embedding[:, : int(used.max()) + 1]
+        for name, arr in tensors.items():
             stored[name] = arr
             for dtype in (np.int16, np.float32):
                 with np.errstate(invalid="ignore", over="ignore"):
@@ -107,7 +111,10 @@ class Model:
         n_layers = len({k.split(".")[1] for k in tensors if k.startswith("layers.")})
         layers = tuple(LayerWeights(*(tensors[f"layers.{i}.{k}"] for k in _LAYER_KEYS))
                        for i in range(n_layers))
-        return cls(tuple(meta["features"]), tensors["embedding"], layers,
+        features = tuple(meta["features"])
+        embedding = np.zeros((tensors["embedding"].shape[0], len(features)))
+        embedding[:, : tensors["embedding"].shape[1]] = tensors["embedding"]
+        return cls(features, embedding, layers,
                    tensors["unembedding.weight"], tensors["unembedding.bias"])
 
     @classmethod

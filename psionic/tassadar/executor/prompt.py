@@ -97,6 +97,7 @@ RECORDS = {
     "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
+    **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE},
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
