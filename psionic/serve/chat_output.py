@@ -53,7 +53,7 @@ def shape(text: str, markers: tuple[str, str] | None, plan: ToolPlan | None) -> 
     if plan is None:
         return Shaped(rest, reasoning)
     outcome = plan.outcome(rest)
-    return Shaped(outcome.content or "", reasoning, outcome.calls, outcome.problems)
+    return Shaped(outcome.content or "", reasoning, calls=outcome.calls, problems=outcome.problems)
 
 
 class ChatOutputStream:

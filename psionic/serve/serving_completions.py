@@ -391,7 +391,7 @@ class CompletionService:
         """The choice's text split into reasoning, tool calls and content (once per record)."""
         if record.shaped is None:
             record.shaped = shape(record.text, prepared.markers, prepared.tools)
-        return record.shaped  # type: ignore[no-any-return]
+        return record.shaped  # type: ignore[no-any-return,unused-ignore]
 
     def _choice(self, prepared: Prepared, index: int, record: ChoiceRecord, offset: int = 0) -> dict[str, Any]:
         reason = record.finish_reason if record.finish_reason in ("stop", "length") else "stop"
@@ -421,7 +421,7 @@ class CompletionService:
         for prepared in group:
             self.start(prepared)
         all_records: list[list[ChoiceRecord]] = []
-        choices = []
+        choices: list[dict[str, Any]] = []
         bundles = []
         for prepared in group:
             records = [ChoiceRecord(p) for p in prepared.params]

@@ -26,15 +26,20 @@ CHAT_TEMPLATE = (
 CONTEXT = 256
 
 
-def write_tiny_llama(path: Path, seed: int = 0, context: int = CONTEXT, template: str = CHAT_TEMPLATE) -> Path:
-    """A 2-layer llama with random weights, a byte-level vocabulary and a chat template."""
+def write_tiny_llama(path: Path, seed: int = 0, context: int = CONTEXT, template: str = CHAT_TEMPLATE,
+                     control_tokens: tuple[str, ...] = ()) -> Path:
+    """A 2-layer llama with random weights, a byte-level vocabulary and a chat template.
+
+    ``control_tokens`` are added after the vocabulary as control (special) tokens.
+    """
     rng = np.random.default_rng(seed)
+    vocab = VOCAB + len(control_tokens)
     d, ff, heads, kv, hd = 64, 128, 4, 2, 16
 
     def w(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.2).astype(np.float32)
 
-    tensors = {"token_embd.weight": w(VOCAB, d), "output_norm.weight": np.ones(d, np.float32), "output.weight": w(VOCAB, d)}
+    tensors = {"token_embd.weight": w(vocab, d), "output_norm.weight": np.ones(d, np.float32), "output.weight": w(vocab, d)}
     for i in range(2):
         p = f"blk.{i}"
         tensors.update({
@@ -50,6 +55,9 @@ def write_tiny_llama(path: Path, seed: int = 0, context: int = CONTEXT, template
         "llama.rope.freq_base": 10000.0, **tokenizer_metadata(),
         "tokenizer.chat_template": template,
     }
+    if control_tokens:
+        meta["tokenizer.ggml.tokens"] = [*meta["tokenizer.ggml.tokens"], *control_tokens]
+        meta["tokenizer.ggml.token_type"] = [*meta["tokenizer.ggml.token_type"], *[3] * len(control_tokens)]
     write_gguf(path, "llama", meta, tensors)
     return path
 

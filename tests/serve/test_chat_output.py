@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from psionic.serve.chat_output import (
@@ -69,3 +71,64 @@ def test_thinking_then_a_call() -> None:
     parts = shape(CASES[0], THINK, plan)
     assert parts.reasoning == "Paris is in France.\nCall the tool."
     assert [(c.name, c.arguments) for c in parts.calls] == [("ping", "{}")] and parts.content == ""
+
+
+THINKING_TEMPLATE = (
+    "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    "{# thinks in <think>...</think> #}"
+)
+
+
+@pytest.fixture(scope="module")
+def thinking_server(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from tests.serve.conftest import start_server, tiny_config, write_tiny_llama
+
+    root = tmp_path_factory.mktemp("thinking")
+    path = write_tiny_llama(root / "tiny-thinker.gguf", template=THINKING_TEMPLATE, control_tokens=THINK)
+    running = start_server(tiny_config(path, root / "responses.sqlite3"))
+    yield running
+    running.stop()
+
+
+def test_a_thinking_family_over_http(thinking_server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    fmt = {"type": "choice", "choice": ["yes", "no"]}
+    r = httpx.post(thinking_server.base_url + "/v1/chat/completions", timeout=60, json={
+        "model": thinking_server.model, "messages": [{"role": "user", "content": "ok?"}], "max_tokens": 8,
+        "seed": 1, "response_format": fmt})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    message = body["choices"][0]["message"]
+    assert "reasoning_content" in message and message["content"] in ("yes", "no")
+    assert body["psionic"]["structured_value"] == message["content"]
+    assert body["psionic"]["sampling"]["constraint"]["reasoning"] == ["<think>", "</think>"]
+    assert not body["choices"][0]["message"]["content"].startswith("<think>")
+
+
+def test_thinking_comes_first_and_the_constraint_holds_after_it(thinking_server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from tests.models.synthetic import VOCAB
+
+    opener, closer = VOCAB, VOCAB + 1  # the two control tokens after the byte vocabulary
+    # The opener wins the first draw (the closer is masked then); inside the block the closer wins.
+    bias = {str(opener): 50, str(closer): 100}
+    for stream in (False, True):
+        body = {"model": thinking_server.model, "messages": [{"role": "user", "content": "ok?"}], "max_tokens": 8,
+                "temperature": 0, "logit_bias": bias, "stream": stream,
+                "response_format": {"type": "choice", "choice": ["yes", "no"]}}
+        if not stream:
+            r = httpx.post(thinking_server.base_url + "/v1/chat/completions", json=body, timeout=60)
+            message = r.json()["choices"][0]["message"]
+            reasoning, content = message["reasoning_content"], message["content"]
+            tokens = r.json()["psionic"]["bundle"]["replay"]["output"]["choices"][0]["tokens"]
+            assert tokens[:2] == [opener, closer]
+        else:
+            with httpx.stream("POST", thinking_server.base_url + "/v1/chat/completions", json=body, timeout=60) as r:
+                chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+            deltas = [c["choices"][0]["delta"] for c in chunks if c.get("choices")]
+            reasoning = "".join(d.get("reasoning_content") or "" for d in deltas) or None
+            content = "".join(d.get("content") or "" for d in deltas)
+        assert reasoning is None and content in ("yes", "no")  # an empty block, then the held answer

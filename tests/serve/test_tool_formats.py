@@ -143,3 +143,10 @@ def test_the_prompt_teaches_tools_a_template_cannot_render() -> None:
 def test_constraint_kind_is_lark_for_forced_calls() -> None:
     constraint = plan("mistral", "required").constraint()
     assert isinstance(constraint, Constraint) and constraint.kind == "lark"
+
+
+def test_problems_are_reported_with_the_shaped_turn() -> None:
+    from psionic.serve.chat_output import shape
+
+    parts = shape('<tool_call>\n{"name": "launch", "arguments": {}}\n</tool_call>', None, plan("hermes"))
+    assert parts.calls == [] and parts.deltas == [] and "launch" in parts.problems[0]
