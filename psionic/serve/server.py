@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from psionic.core.home import psionic_home
 from psionic.core.manifest import RuntimeManifest
 from psionic.core.signing import provider_key
+from psionic.models.guide import grammar_tokenizer
 from psionic.models.loader import load_model
 from psionic.models.sampling import SamplingParams
 from psionic.serve.api import create_app
@@ -51,6 +52,8 @@ def warm_up(served: ServedModel) -> None:
     deadline = time.monotonic() + 300
     while not done and time.monotonic() < deadline:
         time.sleep(0.01)
+    # The grammar engine's view of the vocabulary, built once here rather than in the first constrained step.
+    grammar_tokenizer(served.loaded.tokenizer, served.loaded.config.vocab_size)
 
 
 def build(config: ServerConfig) -> tuple[FastAPI, ModelRegistry]:

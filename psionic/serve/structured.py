@@ -6,7 +6,9 @@ extensions are ``regex`` (``{"type": "regex", "regex": R}``), ``choice``
 "grammar": G, "syntax": "lark" | "gbnf"}``) and ``structural_tag``
 (``{"type": "structural_tag", "structures": [{"begin", "schema", "end"}],
 "triggers": [...]}``). Each maps to a ``Constraint`` that is compiled (and
-refused with a 400 if it cannot be enforced) before the request runs.
+refused with a 400 if it cannot be enforced) before the request runs. A
+schema is enforced whether ``strict`` is true or false; ``strict`` is kept in
+the receipt as the client sent it.
 """
 
 from __future__ import annotations
