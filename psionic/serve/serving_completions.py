@@ -468,6 +468,7 @@ class CompletionService:
         shaping = chat and (prepared.tools is not None or prepared.markers is not None)
         streams = [ChatOutputStream(prepared.markers, prepared.tools) for _ in records] if shaping else []
         called = [0] * len(records)
+        held_lp: list[list[Any]] = [[] for _ in records]
         async for index, out, record in self._collect(prepared, disconnected):
             records[index] = record
             if out.finish_reason == "abort":
@@ -482,12 +483,16 @@ class CompletionService:
                     parts.reasoning += rest.reasoning
                     parts.content += rest.content
                     parts.deltas += rest.deltas
+                if delta_lp is not None:  # held text still has its logprobs: they ride the next chunk
+                    held_lp[index] += delta_lp["content"]
                 for delta in shaped_deltas(parts):
-                    yield {**head, "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]}
+                    lp, held_lp[index] = ({"content": held_lp[index]} if prepared.want_logprobs else None), []
+                    yield {**head, "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": None}]}
                 called[index] += sum(d.id is not None for d in parts.deltas)
                 if finish is not None:
                     reason = "tool_calls" if called[index] and finish == "stop" else finish
-                    yield {**head, "choices": [{"index": index, "delta": {}, "logprobs": None, "finish_reason": reason}]}
+                    lp = {"content": held_lp[index]} if prepared.want_logprobs and held_lp[index] else None
+                    yield {**head, "choices": [{"index": index, "delta": {}, "logprobs": lp, "finish_reason": reason}]}
                 continue
             if not out.text and finish is None and (out.token is None or not prepared.want_logprobs):
                 continue

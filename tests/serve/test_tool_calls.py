@@ -140,3 +140,14 @@ def test_responses_function_tools_and_outputs(tiny_long_server) -> None:  # type
     done = [e["item"] for e in events if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"]
     assert [(c["name"], c["arguments"]) for c in done] == [(c["name"], c["arguments"]) for c in calls]
     assert events[-1]["type"] == "response.completed"
+
+
+def test_streamed_logprobs_survive_tool_parsing(tiny_long_server) -> None:  # type: ignore[no-untyped-def]
+    kwargs = dict(messages=USER, tools=TOOLS, tool_choice="required", parallel_tool_calls=False, max_tokens=60,
+                  seed=5, logprobs=True, top_logprobs=2)
+    whole = post(tiny_long_server, "/v1/chat/completions", **kwargs)["choices"][0]
+    with httpx.stream("POST", tiny_long_server.base_url + "/v1/chat/completions", timeout=60,
+                      json={"model": tiny_long_server.model, **kwargs, "stream": True}) as r:
+        chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    streamed = [e for c in chunks if c.get("choices") for e in (c["choices"][0]["logprobs"] or {}).get("content", [])]
+    assert [e["token"] for e in streamed] == [e["token"] for e in whole["logprobs"]["content"]]
