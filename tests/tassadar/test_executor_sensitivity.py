@@ -28,6 +28,8 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
     # operands that differ in one byte only: every whole-operand byte head decides a result
     *((WHOLE, (0, 1 << (8 * k))) for k in range(4)),
     *((WHOLE, (1 << (8 * k), 0)) for k in range(4)),
+    ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul))',
+     (-1, -1)),
 ]
 
 

@@ -61,8 +61,8 @@ def model_card() -> str:
         "",
         "i64 is covered for constants, locals, `add`, `sub`, `and`, `or`, `xor` and `select`; "
         "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
-        "calls), memory, globals, the host imports and the other numeric opcodes (`mul`, "
-        "`div`, `rem`, shifts, rotations, counts, conversions) are refused.",
+        "calls), memory, globals, the host imports and the other numeric opcodes (`i64.mul`, "
+        "`div`, `rem` and their traps, shifts, rotations, counts, conversions) are refused.",
         "",
         "### Residual features",
         "",

@@ -40,6 +40,7 @@ INPUTS = {
     "val": "the byte of b../c../i.. tokens, the number of n.. tokens",
     "flag": "1 on c.. (the byte carried or borrowed out)",
     "is_init": "1 on i.. (an initial stack byte in the prompt)",
+    "mcarry": "the carry c of a multiplication carry token k<c>",
 }
 
 
@@ -81,6 +82,10 @@ def _where(c: Circuit) -> None:
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
                  f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
+    c.feature("prev_mcarry", "mcarry of the token before this one")
+    lay.head("previous_token", ({"pos": 1.0, "one": -1.0}, {"one": 1.0}),
+             ({"pos": 2.0}, {"pos2": -1.0}), (("mcarry", "prev_mcarry"),),
+             "reads the token at position pos - 1 (a multiplication's carry-in two tokens back)")
     lay.head("count_marks", ({}, {}), ({}, {}), (("is_mark", "mean_mark"),),
              "uniform attention over the prefix: the mean of is_mark", kind="uniform")
     lay.unit({"pos": 1.0, "one": 1.0}, {"mean_mark": 1.0}, {"n": 1.0},
@@ -92,7 +97,7 @@ J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
 
 def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
-              "src_c": "f_src_c", "dst": "f_dst", "after": "f_after"}
+              "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
@@ -120,15 +125,30 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
     pay_addr = _add({"f_dst": 8.0}, J, const=-1.0)
-    pay_gate = _add(pay_addr, {"one": -L.ADDR_GATE, "is_pay": L.ADDR_GATE})
+    pay_gate = _add(pay_addr, {"one": -L.ADDR_GATE, "is_pay": L.ADDR_GATE, "f_mul": -L.ADDR_GATE})
+    mul_addr = _add({"f_dst": 8.0, "pos": 0.5, "mpos": -0.5}, const=-0.5)
+    # f_mul is a record field: 0/1 on trace tokens, any number below NUM_LIMIT on prompt
+    # tokens, so the is_pay gate outweighs it
+    big = L.ADDR_GATE * 2 * L.NUM_LIMIT
+    mul_gate = _add(mul_addr, {"one": -L.ADDR_GATE - big, "is_pay": big, "f_mul": L.ADDR_GATE})
     lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 2")
     lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
     lay.unit(pay_gate, {"one": 1.0}, {"sa": 1.0}, "payload byte j - 1 writes 8 * dst + j - 1")
     lay.unit(pay_gate, pay_addr, {"sa2": 1.0}, "... and its square")
+    lay.unit(mul_gate, {"one": 1.0}, {"sa": 1.0},
+             "a multiplication's byte r_k (j = 2k + 1) writes 8 * dst + (j - 1) / 2")
+    lay.unit(mul_gate, mul_addr, {"sa2": 1.0}, "... and its square")
     lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0}, {"sa": -1.0, "sa2": 1.0},
              "every other token writes nowhere: address -1 (below every query)")
     _hat(lay, _add(J, {"f_width": -1.0}), "at_end", "at_end = [j == width]: the step is complete")
     _hat(lay, J, "first", "first = [j == 0]: the next token is the first payload byte")
+    c.feature("odd", "[j odd]: a multiplication's next token is a carry")
+    for col in range(4):
+        c.feature(f"col{col}", f"[j in {{{2 * col}, {2 * col + 1}}}]: multiplication column {col}")
+        for p in (2 * col, 2 * col + 1):
+            _hat(lay, _add(J, const=-float(p)), f"col{col}", f"col{col} includes j = {p}")
+    for p in (1, 3, 5):
+        _hat(lay, _add(J, const=-float(p)), "odd", f"odd includes j = {p}")
     for kind in L.KINDS[1:]:
         _hat(lay, {"f_kind": 1.0, "one": -float(L.KIND[kind])}, f"is_{kind}",
              f"is_{kind} = [kind == {L.KIND[kind]}]")
@@ -170,6 +190,8 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     lay.unit(_add({"a0": -1.0, "a1": -1.0, "a2": -1.0, "a3": -1.0}, _first_gate("is_eqz", g),
                   const=1.0), {"one": 1.0}, {"T": 1.0},
              "eqz: byte 0 = relu(1 - (a0 + a1 + a2 + a3)); bytes 1..3 are 0")
+    columns = c.layer()
+    floor = c.layer()
     last = c.layer()
     sel = _add({"at_end": -g}, {"one": -g, "is_select": g})
     last.unit(_add({"opa": 1.0}, sel, {"one": -g, "nonzero_c": g}), {"one": 1.0}, {"T": 1.0},
@@ -177,12 +199,51 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_b when it is zero")
     _bitwise(c, lay, last)
+    _multiply(c, lay, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
     unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
     signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})
     for op in L.COMPARISONS:
         diff = signed if op.endswith("_s") else unsigned
         _comparison(last, op, diff, _first_gate(f"is_{op}", L.WIDE_GATE))
+
+
+def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
+    """i32.mul, ABI 4.1: S = column products + carry-in; r = S mod 256, carry = floor(S / 256).
+
+    The result bytes overwrite operand a as they are emitted, so the column products are
+    computed once at the step's opcode token (operands intact) and read from there.
+    """
+    for k in range(4):
+        c.feature(f"prod{k}", f"column {k} of a * c: sum of a_i c_j over i + j = {k}")
+        for i in range(k + 1):
+            lay.unit({f"a{i}": 1.0}, {f"c{k - i}": 1.0}, {f"prod{k}": 1.0},
+                     "a_i * c_j (ReGLU product of two bytes)")
+    reads = []
+    for k in range(4):
+        c.feature(f"mark_prod{k}", f"prod{k} at the current step's opcode token")
+        reads.append((f"prod{k}", f"mark_prod{k}"))
+    columns.head("mark_products", ({"mpos": 1.0}, {"one": 1.0}), ({"pos": 2.0}, {"pos2": -1.0}),
+                 tuple(reads), "reads the column products computed at the step's opcode token "
+                 "(position mpos), before the result bytes overwrite operand a")
+    c.feature("mulsum", "the current column's product sum")
+    c.feature("mulfloor", "floor(S / 256) for S = mulsum + carry-in")
+    wide = float(1 << 20)
+    for k in range(4):
+        columns.unit({f"mark_prod{k}": 1.0, "one": -wide, f"col{k}": wide}, {"one": 1.0},
+                     {"mulsum": 1.0}, "mulsum = the product sum of column j // 2")
+    s_form = {"mulsum": 1.0, "mcarry": 1.0, "prev_mcarry": 1.0}
+    top = (4 * 255 * 255 + 764) // 256
+    for m in range(1, top + 1):
+        for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
+            floor.unit(_add(s_form, const=shift - 256.0 * m), {"one": 1.0}, {"mulfloor": coef},
+                       f"floor(S / 256) = sum_m [S >= 256 m], m = 1..{top}")
+    g = L.GATE
+    off = {"one": -g, "f_mul": g, "at_end": -g}
+    last.unit(_add(s_form, {"mulfloor": -256.0}, off, {"odd": -g}), {"one": 1.0}, {"T": 1.0},
+              "mul, even j: T = r = S - 256 floor(S / 256)")
+    last.unit(_add({"mulfloor": 1.0}, off, {"one": -g + float(tr.MUL_CARRY), "odd": g}),
+              {"one": 1.0}, {"T": 1.0}, "mul, odd j: T = k<floor(S / 256)>")
 
 
 def _bitwise(c: Circuit, lay: Layer, last: Layer) -> None:
@@ -283,6 +344,8 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
         e[v, idx["is_pay"]] = 1.0
         e[v, idx["val"]] = v & 0xFF
         e[v, idx["flag"]] = v >> 8
+    for c in range(tr.MUL_CARRY_LIMIT):
+        e[tr.MUL_CARRY + c, idx["mcarry"]] = c
     for i in tr.OP_ID.values():
         e[i, idx["is_mark"]] = 1.0
     e[L.GO, idx["is_mark"]] = 1.0

@@ -32,7 +32,7 @@ HEADER = 2  # record base, step bound
 STACK_BASE = HEADER  # position of stack byte 0
 
 # record fields, in order; RECORD tokens per record
-FIELDS = ("op", "width", "kind", "src_a", "src_b", "src_c", "dst", "after",
+FIELDS = ("op", "width", "kind", "mul", "src_a", "src_b", "src_c", "dst", "after",
           "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)

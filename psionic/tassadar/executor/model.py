@@ -31,8 +31,20 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:8033e33cb9341a94f71609d0480deb992e6d3700dff57e08355bd018f8befd0c"
+WEIGHTS_DIGEST = "sha256:960b1433b80502d00761b381d585cc8e9ff46885364778276dfba4b009597bdc"
 FORMAT = "psionic.tassadar.executor.v1"
+# which axis of each tensor runs over the residual features
+_FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
+                 "w_gate": 1, "w_value": 1, "w_out": 0}
+
+
+def _narrow(arr: np.ndarray) -> np.ndarray:
+    for dtype in (np.int16, np.float32):
+        with np.errstate(invalid="ignore", over="ignore"):
+            narrow = arr.astype(dtype)
+        if np.array_equal(narrow.astype(np.float64), arr):
+            return narrow
+    return arr
 _LAYER_KEYS = ("wq", "wk", "wv", "wo", "uniform", "w_gate", "w_value", "w_out")
 
 
@@ -78,22 +90,20 @@ class Model:
         return out
 
     def to_bytes(self) -> bytes:
-        """safetensors bytes; each tensor in the narrowest of int16, float32, float64 that is exact."""
+        """safetensors bytes: along the feature axis only the features a tensor touches are
+        stored (with their indices, ``<name>.features``), each tensor in the narrowest of
+        int16, float32, float64 that holds it exactly."""
         from safetensors.numpy import save
 
-        stored = {}
-        tensors = self.tensors()
-        # the embedding writes only the leading input features: store those columns
-        used = np.flatnonzero(np.any(self.embedding != 0, axis=0))
-        tensors["embedding"] = self.embedding[:, : int(used.max()) + 1]
-        for name, arr in tensors.items():
-            stored[name] = arr
-            for dtype in (np.int16, np.float32):
-                with np.errstate(invalid="ignore", over="ignore"):
-                    narrow = arr.astype(dtype)
-                if np.array_equal(narrow.astype(np.float64), arr):
-                    stored[name] = narrow
-                    break
+        stored: dict[str, np.ndarray] = {}
+        for name, arr in self.tensors().items():
+            axis = _FEATURE_AXIS.get(name.split(".")[-1] if name.startswith("layers.") else name)
+            if axis is not None:
+                other = tuple(a for a in range(arr.ndim) if a != axis)
+                used = np.flatnonzero(np.any(arr != 0, axis=other)).astype(np.int16)
+                stored[f"{name}.features"] = used
+                arr = np.take(arr, used, axis=axis)
+            stored[name] = _narrow(arr)
         # one metadata key: safetensors writes a map's keys in no fixed order
         card = {"format": FORMAT, "features": list(self.features)}
         return save(stored, metadata={"psionic": json.dumps(card, sort_keys=True)})
@@ -102,20 +112,33 @@ class Model:
     def from_bytes(cls, data: bytes) -> Model:
         from safetensors.numpy import load
 
-        tensors = {k: v.astype(np.float64) for k, v in load(data).items()}
+        raw = load(data)
         header_len = int.from_bytes(data[:8], "little")
         meta = json.loads(json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
                           .get("psionic", "{}"))
         if meta.get("format") != FORMAT:
             raise InvalidInput(f"not a Tassadar executor weights file (format {meta.get('format')!r})")
+        features = tuple(meta["features"])
+        tensors = {}
+        for name, arr in raw.items():
+            if name.endswith(".features"):
+                continue
+            arr = arr.astype(np.float64)
+            if f"{name}.features" in raw:
+                axis = _FEATURE_AXIS[name.split(".")[-1] if name.startswith("layers.") else name]
+                shape = list(arr.shape)
+                shape[axis] = len(features)
+                full = np.zeros(shape)
+                index = [slice(None)] * arr.ndim
+                index[axis] = raw[f"{name}.features"].astype(np.int64)
+                full[tuple(index)] = arr
+                arr = full
+            tensors[name] = arr
         n_layers = len({k.split(".")[1] for k in tensors if k.startswith("layers.")})
         layers = tuple(LayerWeights(*(tensors[f"layers.{i}.{k}"] for k in _LAYER_KEYS))
                        for i in range(n_layers))
-        features = tuple(meta["features"])
-        embedding = np.zeros((tensors["embedding"].shape[0], len(features)))
-        embedding[:, : tensors["embedding"].shape[1]] = tensors["embedding"]
-        return cls(features, embedding, layers,
-                   tensors["unembedding.weight"], tensors["unembedding.bias"])
+        return cls(features, tensors["embedding"], layers, tensors["unembedding.weight"],
+                   tensors["unembedding.bias"])
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH, digest: str | None = WEIGHTS_DIGEST) -> Model:
@@ -131,6 +154,41 @@ def file_digest(path: Path = WEIGHTS_PATH) -> str:
     return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _support(matrix: np.ndarray) -> np.ndarray:
+    """Indices of the feature columns that ``matrix`` (rows, D) reads."""
+    return np.flatnonzero(np.any(matrix != 0, axis=0))
+
+
+@dataclass(frozen=True, slots=True)
+class _LayerPlan:
+    """One layer's arrays restricted to the features they read and write (same arithmetic)."""
+
+    heads: int
+    nv: int
+    qkv_cols: np.ndarray
+    w_qkv: np.ndarray  # (4H + H*V, |qkv_cols|): q, k and v at once
+    o_rows: np.ndarray
+    w_o: np.ndarray  # (|o_rows|, H*V)
+    uniform: np.ndarray
+    ffn_cols: np.ndarray
+    w_gv: np.ndarray  # (2N, |ffn_cols|): gate rows then value rows
+    out_rows: np.ndarray
+    w_out: np.ndarray  # (|out_rows|, N)
+
+    @classmethod
+    def of(cls, lw: LayerWeights) -> _LayerPlan:
+        h, nv, d = lw.wv.shape
+        qkv = np.concatenate([lw.wq.reshape(2 * h, d), lw.wk.reshape(2 * h, d),
+                              lw.wv.reshape(h * nv, d)])
+        w_o = lw.wo.transpose(1, 0, 2).reshape(d, h * nv)
+        gv = np.concatenate([lw.w_gate, lw.w_value])
+        qkv_cols, o_rows = _support(qkv), _support(w_o.T)
+        ffn_cols, out_rows = _support(gv), _support(lw.w_out.T)
+        return cls(h, nv, qkv_cols, qkv[:, qkv_cols], o_rows, w_o[o_rows],
+                   np.flatnonzero(lw.uniform), ffn_cols, gv[:, ffn_cols], out_rows,
+                   lw.w_out[out_rows])
+
+
 class Session:
     """One decode: per-layer key/value caches over the history. Mutable: it grows per token."""
 
@@ -139,19 +197,12 @@ class Session:
             raise InvalidInput(f"{capacity} positions exceed the executor's {L.MAX_POSITION}")
         self.m = model
         self.n = 0
-        self.plan = []
-        for lw in model.layers:
-            h, nv, d = lw.wv.shape
-            self.plan.append((
-                h, nv,
-                np.concatenate([lw.wq.reshape(2 * h, d), lw.wk.reshape(2 * h, d),
-                                lw.wv.reshape(h * nv, d)]),  # (4H + H*V, D): q, k, v at once
-                lw.wo.transpose(1, 0, 2).reshape(d, h * nv),  # (D, H*V)
-                np.flatnonzero(lw.uniform), lw.w_gate, lw.w_value, lw.w_out,
-            ))
-        self.keys = [np.zeros((2, p[0], capacity)) for p in self.plan]  # (2, H, n)
-        self.values = [np.zeros((capacity, p[0], p[1])) for p in self.plan]  # (n, H, V)
-        self.sums = [np.zeros((p[0], p[1])) for p in self.plan]  # running sums of uniform heads
+        self.plan = [_LayerPlan.of(lw) for lw in model.layers]
+        self.keys = [np.zeros((2, p.heads, capacity)) for p in self.plan]  # (2, H, n)
+        self.values = [np.zeros((capacity, p.heads, p.nv)) for p in self.plan]  # (n, H, V)
+        self.sums = [np.zeros((p.heads, p.nv)) for p in self.plan]  # running sums, uniform heads
+        self.t_row = model.unembedding[:, _support(model.unembedding)]
+        self.t_cols = _support(model.unembedding)
 
     def feed(self, token: int) -> np.ndarray:
         """Append ``token`` at the next position; return its final residual vector."""
@@ -159,26 +210,27 @@ class Session:
         x = self.m.embedding[token].copy()
         x[1], x[2] = t, float(t) * t  # positional encoding: pos, pos^2
         n = t + 1
-        for li, (h, nv, w_qkv, w_o, uni, w_gate, w_value, w_out) in enumerate(self.plan):
-            if h == 0:  # a feed-forward-only layer
-                x = x + w_out @ (np.maximum(w_gate @ x, 0.0) * (w_value @ x))
-                continue
-            qkv = w_qkv @ x
-            q = qkv[: 2 * h].reshape(h, 2)
-            keys, values = self.keys[li], self.values[li]
-            keys[:, :, t] = qkv[2 * h : 4 * h].reshape(h, 2).T
-            values[t] = qkv[4 * h :].reshape(h, nv)
-            # brute-force hard-max over the whole history: (H, n) scores, argmax per head
-            scores = keys[0, :, :n] * q[:, :1] + keys[1, :, :n] * q[:, 1:]
-            chosen = values[np.argmax(scores, axis=1), np.arange(h)]  # (H, V)
-            if uni.size:
-                self.sums[li][uni] += values[t, uni]
-                chosen[uni] = self.sums[li][uni] / n  # uniform attention: the prefix mean
-            x = x + w_o @ chosen.ravel()
-            x = x + w_out @ (np.maximum(w_gate @ x, 0.0) * (w_value @ x))
+        for li, p in enumerate(self.plan):
+            h = p.heads
+            if h:
+                qkv = p.w_qkv @ x[p.qkv_cols]
+                q = qkv[: 2 * h].reshape(h, 2)
+                keys, values = self.keys[li], self.values[li]
+                keys[:, :, t] = qkv[2 * h : 4 * h].reshape(h, 2).T
+                values[t] = qkv[4 * h :].reshape(h, p.nv)
+                # brute-force hard-max over the whole history: (H, n) scores, argmax per head
+                scores = keys[0, :, :n] * q[:, :1] + keys[1, :, :n] * q[:, 1:]
+                chosen = values[np.argmax(scores, axis=1), np.arange(h)]  # (H, V)
+                if p.uniform.size:
+                    self.sums[li][p.uniform] += values[t, p.uniform]
+                    chosen[p.uniform] = self.sums[li][p.uniform] / n  # the prefix mean
+                x[p.o_rows] += p.w_o @ chosen.ravel()
+            gv = p.w_gv @ x[p.ffn_cols]
+            units = gv.shape[0] // 2
+            x[p.out_rows] += p.w_out @ (np.maximum(gv[:units], 0.0) * gv[units:])
         self.n = n
         return x
 
     def next_token(self, x: np.ndarray) -> int:
         """Greedy decoding: the argmax of the logits."""
-        return int(np.argmax(self.m.unembedding @ x + self.m.unembedding_bias))
+        return int(np.argmax(self.t_row @ x[self.t_cols] + self.m.unembedding_bias))

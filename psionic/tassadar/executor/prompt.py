@@ -71,6 +71,11 @@ def _select(op: Op, sp: int) -> Fields:
             "src_c": sp - 1, "dst": sp - 3}
 
 
+def _mul(op: Op, sp: int) -> Fields:
+    # payload r0 k(c1) r1 k(c2) r2 k(c3) r3 (ABI 4.1); the r_k write bytes k of dst
+    return {"width": 7, "mul": 1, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -97,7 +102,7 @@ RECORDS = {
     "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
-    **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE},
+    **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
