@@ -59,6 +59,8 @@ def _register_serve(kinds: argparse._SubParsersAction) -> None:
     b.add_argument("--prompt-tokens", type=int, default=64, help="approximate prompt length (sized in words)")
     b.add_argument("--max-tokens", type=int, default=32)
     b.add_argument("--ignore-eos", action="store_true", help='send "ignore_eos": true (llama-server, psionic)')
+    b.add_argument("--response-format", metavar="JSON|@FILE",
+                   help="send this response_format with every request (e.g. a json_schema constraint)")
     b.add_argument("--threads", type=int, default=int(os.environ.get("PSIONIC_NUM_THREADS", 2)))
     b.add_argument("--warmup", type=int, default=1, help="untimed requests per target before the ladder")
     b.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
@@ -94,6 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
     spec = LoadSpec(
         model="", requests=args.requests, prompt_tokens=args.prompt_tokens, max_tokens=args.max_tokens,
         endpoint=args.endpoint, ignore_eos=args.ignore_eos, timeout_s=args.timeout,
+        response_format=_response_format(args.response_format),
     )
     options = ServeBenchOptions(
         spec=spec, levels=levels, threads=args.threads, warmup=args.warmup,
@@ -110,3 +113,24 @@ def run_serve(args: argparse.Namespace) -> int:
 
     print(json.dumps(run_serve_benchmark(options, progress), indent=2))
     return 0
+
+
+def _response_format(value: str | None) -> dict | None:
+    """``--response-format``: inline JSON or ``@FILE``, checked to be a JSON object."""
+    from pathlib import Path
+
+    from psionic.core.errors import InvalidInput
+    from psionic.core.receipts import parse_json
+
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as e:
+            raise InvalidInput(f"cannot read {value[1:]}: {e.strerror}") from None
+    parsed = parse_json(text, "--response-format")
+    if not isinstance(parsed, dict):
+        raise InvalidInput("--response-format must be a JSON object such as {\"type\": \"json_object\"}")
+    return parsed

@@ -49,6 +49,7 @@ class LoadSpec:
     endpoint: str = "chat"  # "chat" | "completions"
     ignore_eos: bool = False  # send "ignore_eos": true (llama-server and psionic accept it)
     timeout_s: float = 300.0  # per request, send to last byte
+    response_format: dict[str, Any] | None = None  # sent as is, e.g. a json_schema constraint
 
     def __post_init__(self) -> None:
         if self.endpoint not in ENDPOINTS:
@@ -85,6 +86,8 @@ def request_body(spec: LoadSpec, index: int) -> dict[str, Any]:
         body["prompt"] = text
     if spec.ignore_eos:
         body["ignore_eos"] = True
+    if spec.response_format is not None:
+        body["response_format"] = spec.response_format
     return body
 
 

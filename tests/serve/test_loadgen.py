@@ -102,6 +102,9 @@ def test_request_bodies_are_deterministic_and_distinct() -> None:
     assert other["prompt"] == prompt_text(0, completions.prompt_words) and other["ignore_eos"] is True
     with pytest.raises(InvalidInput):
         LoadSpec(model="m", endpoint="embeddings")
+    constrained = LoadSpec(model="m", response_format={"type": "json_object"})
+    assert request_body(constrained, 0)["response_format"] == {"type": "json_object"}
+    assert "response_format" not in body
 
 
 def test_level_measures_known_delays_and_respects_concurrency() -> None:
