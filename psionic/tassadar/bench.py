@@ -41,8 +41,19 @@ def bench_workload(w: Workload, decode: str = "reference", repeat: int = 1,
         "steps_per_s": round(best.steps / best.seconds) if best.seconds else None,
         "tokens_per_s": round(best.tokens / best.seconds) if best.seconds else None,
         "trap": best.trap,
+        # decode modes that run a model also report the prompt and the emission phase alone
+        **_phases(best.outcome, best.tokens),
         "trace_digest": best.trace_digest,
     }
+
+
+def _phases(outcome: Any, tokens: int) -> dict[str, Any]:
+    seconds = getattr(outcome, "decode_seconds", None)
+    if seconds is None:
+        return {}
+    return {"prompt_tokens": outcome.prompt_tokens, "prefill_seconds": outcome.prefill_seconds,
+            "decode_seconds": seconds,
+            "decode_tokens_per_s": round(tokens / seconds) if seconds else None}
 
 
 def bench(decode: str = "reference", names: Iterable[str] | None = None,

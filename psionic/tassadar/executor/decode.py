@@ -13,6 +13,7 @@ the run's result, trap and step count are read back from the emitted tokens.
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class ExecutorOutcome:
     tokens: array  # array('H') of trace token ids
     memory: bytes
     globals: tuple[int, ...]
+    prompt_tokens: int = 0
+    prefill_seconds: float = 0.0  # feeding the prompt
+    decode_seconds: float = 0.0  # emitting the trace, one forward pass per token
 
 
 @lru_cache(maxsize=1)
@@ -53,19 +57,29 @@ def _signed(v: int, bits: int) -> int:
     return v - (1 << bits) if v >> (bits - 1) else v
 
 
-def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class Generation:
+    tokens: list[int]
+    prefill_seconds: float
+    decode_seconds: float
+
+
+def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> Generation:
     """Feed ``prompt``, then emit argmax tokens until ``halt`` or a trap (at most ``max_tokens``)."""
+    started = time.perf_counter()
     session = Session(model, len(prompt) + max_tokens)
     x = None
     for token in prompt:
         x = session.feed(token)
     assert x is not None
+    fed = time.perf_counter()
     out: list[int] = []
+    ends = set(range(tr.HALT_ID, tr.OP_BASE))
     while len(out) < max_tokens:
         token = session.next_token(x)
         out.append(token)
-        if token >= tr.HALT_ID and token not in tr.OP_ID.values():
-            return out
+        if token in ends:
+            return Generation(out, fed - started, time.perf_counter() - fed)
         x = session.feed(token)
     raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting")
 
@@ -82,7 +96,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     prompt = lay_out(program.program, index, args, max_steps,
                      getattr(limits, "max_memory_pages", None))
     model = model or default_model()
-    tokens = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    gen = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    tokens = gen.tokens
     trace = tr.decode(tokens)
     trap = None if trace.end == tr.HALT else trace.end
     result: tuple[int, ...] = ()
@@ -99,5 +114,6 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     return ExecutorOutcome(
         result=result, outputs=(), trap=trap, steps=len(trace.steps),
         tokens=array("H", tokens), memory=bytes(pages * PAGE),
-        globals=tuple(g.init for g in module.globals),
+        globals=tuple(g.init for g in module.globals), prompt_tokens=len(prompt.tokens),
+        prefill_seconds=round(gen.prefill_seconds, 6), decode_seconds=round(gen.decode_seconds, 6),
     )
