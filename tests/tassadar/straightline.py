@@ -1,7 +1,7 @@
 """A seeded generator of straight-line programs in the executor's covered subset.
 
 Each program has parameters ``(i32, i64)``, a few declared locals of both
-types, statements (``local.set``/``local.tee``, ``drop``, ``nop``) over random
+types, two mutable globals (i32, i64), statements (``local.set``/``local.tee``, ``global.set``, ``drop``, ``nop``) over random
 expressions (constants, local reads, ``add``/``sub`` trees) and a final i32
 or i64 expression; some end in ``unreachable`` instead. Written after the
 weights were frozen: these are held-out programs for the executor.
@@ -32,6 +32,8 @@ def _expr(r: random.Random, t: str, locals_: dict[str, list[int]], depth: int) -
         if locals_[t] and r.random() < 0.6:
             return f"(local.get {r.choice(locals_[t])})"
         return _const(r, t)
+    if roll < 0.38:
+        return f"(global.get {0 if t == 'i32' else 1})"
     if roll < 0.45 and locals_[t]:
         return f"(local.tee {r.choice(locals_[t])} {_expr(r, t, locals_, depth - 1)})"
     if roll < 0.55:
@@ -58,7 +60,9 @@ def straight_line(seed: int) -> tuple[str, tuple[int, int], str]:
     for _ in range(r.randint(0, 6)):
         t = r.choice(TYPES)
         kind = r.random()
-        if kind < 0.55:
+        if kind < 0.15:
+            body.append(f"(global.set {0 if t == 'i32' else 1} {_expr(r, t, locals_, 2)})")
+        elif kind < 0.55:
             body.append(f"(local.set {r.choice(locals_[t])} {_expr(r, t, locals_, 3)})")
         elif kind < 0.8:
             body.append(f"(drop {_expr(r, t, locals_, 2)})")
@@ -69,7 +73,9 @@ def straight_line(seed: int) -> tuple[str, tuple[int, int], str]:
         body.append("(unreachable)")
     body.append(_expr(r, result, locals_, 4))
     decl = "".join(f" (local {t})" for t in extra)
-    wat = (f'(module (func (export "run") (param i32 i64) (result {result}){decl}\n  '
+    globals_ = (f"(global (mut i32) {_const(r, 'i32')}) (global (mut i64) {_const(r, 'i64')}) "
+                f"(global i32 {_const(r, 'i32')})")
+    wat = (f'(module {globals_} (func (export "run") (param i32 i64) (result {result}){decl}\n  '
            + "\n  ".join(body) + "))")
     args = (_to_signed(r.getrandbits(32), 32), _to_signed(r.getrandbits(64), 64))
     return wat, args, result

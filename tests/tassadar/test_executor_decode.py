@@ -31,6 +31,10 @@ HELD_OUT = [  # written after the weights were frozen
     ('(module (func (export "run") (result i32) i32.const 5 drop nop i32.const 6 return))', ()),
     ('(module (func (export "run") (param i32) local.get 0 i32.const 7 i32.add drop))', (3,)),
     ('(module (func (export "run") (param i32) (result i32) local.get 0 unreachable))', (1,)),
+    ('(module (global $g (mut i32) (i32.const 7)) (global $h (mut i64) (i64.const -5)) '
+     '(global $c i32 (i32.const 100)) (func (export "run") (param i32) (result i32) global.get $g '
+     'local.get 0 i32.add global.set $g global.get $h i64.const 9 i64.add global.set $h '
+     'global.get $g global.get $c i32.sub global.get $g i32.add))', (5,)),
 ]
 
 

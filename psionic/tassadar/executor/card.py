@@ -55,13 +55,13 @@ def model_card() -> str:
         "straight-line code built from these lowered opcodes, and refuses any other program "
         "before decoding (`unsupported_opcode` naming the first uncovered opcode, or "
         "`unsupported_operation` for start functions, segments, imports, more than one result "
-        "or the size bounds):",
+        "or the size bounds). Globals are covered (`global.get`, `global.set`):",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, `add`, `sub`, `and`, `or`, `xor` and `select`; "
         "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
-        "calls), memory, globals, the host imports and the other numeric opcodes (`i64.mul`, "
+        "calls), memory, the host imports and the other numeric opcodes (`i64.mul`, "
         "`div`, `rem` and their traps, shifts, rotations, counts, conversions) are refused.",
         "",
         "### Residual features",

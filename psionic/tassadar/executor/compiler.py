@@ -41,6 +41,7 @@ INPUTS = {
     "flag": "1 on c.. (the byte carried or borrowed out)",
     "is_init": "1 on i.. (an initial stack byte in the prompt)",
     "mcarry": "the carry c of a multiplication carry token k<c>",
+    "is_ginit": "1 on g.. (a byte of a global's initial value in the prompt)",
 }
 
 
@@ -72,13 +73,14 @@ def _where(c: Circuit) -> None:
     c.feature("mpos", "position of the latest step mark (opcode token or go)")
     c.feature("rec_base", "position of record 0 (header field 0)")
     c.feature("max_steps", "the step bound (header field 1)")
+    c.feature("gbase", "position of the first initial global byte (header field 2)")
     c.feature("mean_mark", "mean of is_mark over the prefix")
     c.feature("n", "marks so far, go included: the current record's index plus 1")
     lay = c.layer()
     lay.head("latest_mark", ({"one": L.MARK_WEIGHT}, {"one": 1.0}), ({"is_mark": 1.0}, {"pos": 1.0}),
              (("pos", "mpos"),), "hard-max on (is_mark, pos): the newest opcode token or go; "
              "j = pos - mpos is the index of the current token in its step")
-    for name, at in (("rec_base", 0), ("max_steps", 1)):
+    for name, at in (("rec_base", 0), ("max_steps", 1), ("gbase", 2)):
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
                  f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
@@ -131,14 +133,20 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     # tokens, so the is_pay gate outweighs it
     big = L.ADDR_GATE * 2 * L.NUM_LIMIT
     mul_gate = _add(mul_addr, {"one": -L.ADDR_GATE - big, "is_pay": big, "f_mul": L.ADDR_GATE})
-    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 2")
+    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 3")
     lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
     lay.unit(pay_gate, {"one": 1.0}, {"sa": 1.0}, "payload byte j - 1 writes 8 * dst + j - 1")
     lay.unit(pay_gate, pay_addr, {"sa2": 1.0}, "... and its square")
     lay.unit(mul_gate, {"one": 1.0}, {"sa": 1.0},
              "a multiplication's byte r_k (j = 2k + 1) writes 8 * dst + (j - 1) / 2")
     lay.unit(mul_gate, mul_addr, {"sa2": 1.0}, "... and its square")
-    lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0}, {"sa": -1.0, "sa2": 1.0},
+    g_addr = {"pos": 1.0, "gbase": -1.0, "one": 8.0 * L.GLOBAL_SLOT}
+    g_gate = _add(g_addr, {"one": -L.POS_GATE, "is_ginit": L.POS_GATE})
+    lay.unit(g_gate, {"one": 1.0}, {"sa": 1.0},
+             "an initial global byte at position p writes 8 * 1000 + p - gbase")
+    lay.unit(g_gate, g_addr, {"sa2": 1.0}, "... and its square")
+    lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0, "is_ginit": -1.0},
+             {"sa": -1.0, "sa2": 1.0},
              "every other token writes nowhere: address -1 (below every query)")
     _hat(lay, _add(J, {"f_width": -1.0}), "at_end", "at_end = [j == width]: the step is complete")
     _hat(lay, J, "first", "first = [j == 0]: the next token is the first payload byte")
@@ -354,6 +362,9 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
         e[L.INIT_BASE + v, idx["val"]] = v
     for v in range(L.NUM_LIMIT):
         e[L.NUM_BASE + v, idx["val"]] = v
+    for v in range(256):
+        e[L.GLOBAL_INIT_BASE + v, idx["is_ginit"]] = 1.0
+        e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
     return e
 
 

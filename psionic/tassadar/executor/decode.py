@@ -110,10 +110,16 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
             values.append(_signed(raw, 8 * w))
             at += w
         result = tuple(values)
+    # final globals: the newest global.set of each, read from the emitted steps (step r ran
+    # the entry's instruction r - 1: straight-line code)
+    final = [g.init for g in module.globals]
+    for op, step in zip(prompt.ops, trace.steps, strict=False):
+        if step.op == "global.set" and len(step.payload) == op.args[1]:
+            final[op.args[0]] = int.from_bytes(bytes(step.payload), "little")
     pages = module.memory.minimum if module.memory else 0
     return ExecutorOutcome(
         result=result, outputs=(), trap=trap, steps=len(trace.steps),
         tokens=array("H", tokens), memory=bytes(pages * PAGE),
-        globals=tuple(g.init for g in module.globals), prompt_tokens=len(prompt.tokens),
+        globals=tuple(final), prompt_tokens=len(prompt.tokens),
         prefill_seconds=round(gen.prefill_seconds, 6), decode_seconds=round(gen.decode_seconds, 6),
     )

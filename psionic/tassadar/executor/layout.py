@@ -3,12 +3,14 @@
 The model reads tokens from an *input* vocabulary that extends the trace
 vocabulary (``tassadar.trace.v1``, whose ids it also emits) with prompt-only
 tokens: ``go`` (the prompt's last token, where decoding starts), ``i<v>``
-(one byte of an initial stack slot: an argument or a declared local) and
-``n<v>`` (a small number in a header or instruction-record field). The
+(one byte of an initial stack slot: an argument or a declared local),
+``g<v>`` (one byte of a global's initial value) and ``n<v>`` (a small number
+in a header or instruction-record field). The
 prompt is laid out as::
 
-    n<record base> n<step bound>          header, positions 0 and 1
-    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 2
+    n<record base> n<step bound> n<globals base>    header, positions 0, 1 and 2
+    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 3
+    g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
     n.. (RECORD per record)                record r at RECORD * r from the record base
     go
 
@@ -26,10 +28,13 @@ GO = OUT_VOCAB
 INIT_BASE = GO + 1  # i0 .. i255
 NUM_BASE = INIT_BASE + 256  # n0 .. n(NUM_LIMIT - 1)
 NUM_LIMIT = 4096
-IN_VOCAB = NUM_BASE + NUM_LIMIT
+GLOBAL_INIT_BASE = NUM_BASE + NUM_LIMIT  # g0 .. g255
+IN_VOCAB = GLOBAL_INIT_BASE + 256
 
-HEADER = 2  # record base, step bound
+HEADER = 3  # record base, step bound, globals base
 STACK_BASE = HEADER  # position of stack byte 0
+GLOBAL_SLOT = 1000  # global g lives in stack slot GLOBAL_SLOT + g (bytes 8 * (1000 + g) + k)
+MAX_GLOBALS = 400
 
 # record fields, in order; RECORD tokens per record
 FIELDS = ("op", "width", "kind", "mul", "src_a", "src_b", "src_c", "dst", "after",

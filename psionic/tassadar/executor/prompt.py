@@ -11,7 +11,7 @@ the initial stack bytes (arguments, zeroed declared locals) and the header.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(48, (4,))
+(54, (4,))
 """
 
 from __future__ import annotations
@@ -76,6 +76,16 @@ def _mul(op: Op, sp: int) -> Fields:
     return {"width": 7, "mul": 1, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
+def _global_get(op: Op, sp: int) -> Fields:
+    g, w = op.args
+    return {"width": w, "kind": L.KIND["copy"], "src_a": L.GLOBAL_SLOT + g, "dst": sp}
+
+
+def _global_set(op: Op, sp: int) -> Fields:
+    g, w = op.args
+    return {"width": w, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": L.GLOBAL_SLOT + g}
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -103,6 +113,7 @@ RECORDS = {
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
+    "global.get": _global_get, "global.set": _global_set,
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
@@ -110,6 +121,7 @@ COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 @dataclass(frozen=True, slots=True)
 class Prompt:
     tokens: tuple[int, ...]
+    ops: tuple[Op, ...]  # the entry's instructions: step r >= 1 runs ops[r - 1]
     result_widths: tuple[int, ...]
     steps_bound: int  # the largest number of steps the run can take
 
@@ -150,6 +162,8 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     ops = _code(program, entry)
     nl = len(slot_types)
     top = nl + max((op.height for op in ops), default=0) + 1
+    if len(m.globals) > L.MAX_GLOBALS:
+        raise UnsupportedOperation(f"the executor covers at most {L.MAX_GLOBALS} globals")
     if top > L.MAX_SLOTS or len(ops) + 2 >= L.NUM_LIMIT:
         raise UnsupportedOperation(
             f"the program needs {top} stack slots and {len(ops)} records; the executor's "
@@ -164,8 +178,15 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
         fields = {"op": tr.OP_ID[op.name] if op.name in tr.OP_ID else tr.OP_ID["end"]}
         fields.update(RECORDS[op.name](op, nl + op.height))
         records += [fields.get(name, 0) for name in L.FIELDS]
-    rec_base = L.HEADER + len(init)
+    globals_init = [L.GLOBAL_INIT_BASE + ((g.init >> (8 * k)) & 0xFF)
+                    for g in m.globals for k in range(8)]
+    gbase = L.HEADER + len(init)
+    rec_base = gbase + len(globals_init)
+    if rec_base >= L.NUM_LIMIT:
+        raise UnsupportedOperation("the executor's prompt header cannot address this many "
+                                   "locals and globals")
     bound = min(max_steps, L.NUM_LIMIT - 1)
-    tokens = [L.NUM_BASE + rec_base, L.NUM_BASE + bound] + init
+    tokens = [L.NUM_BASE + rec_base, L.NUM_BASE + bound, L.NUM_BASE + gbase] + init + globals_init
     tokens += [L.NUM_BASE + v for v in records] + [L.GO]
-    return Prompt(tuple(tokens), tuple(WIDTH[t] for t in ftype.results), min(len(ops), bound))
+    return Prompt(tuple(tokens), tuple(ops), tuple(WIDTH[t] for t in ftype.results),
+                  min(len(ops), bound))
