@@ -19,7 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from psionic.array import Tensor
 from psionic.nn import functional as F
+from psionic.nn import tensor_ops as T
 from psionic.nn.layers import Embedding, Linear, RMSNorm
 from psionic.nn.module import Module, ModuleList
 
@@ -27,6 +29,14 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "silu": F.silu,
     "gelu_tanh": F.gelu_tanh,
 }
+
+# The same blocks run on numpy arrays (inference: kernels, KV caches, batches of
+# sequences) and on Tensors (training: the autodiff tape, one whole sequence).
+Activation = Any
+
+
+def _is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +127,7 @@ class Attention(Module):
         self.freqs = F.rope_frequencies(cfg.rope_dim, base)
         self.window = cfg.sliding_window if sliding else None
 
-    def forward(
-        self, x: np.ndarray, positions: np.ndarray, segments: Sequence[Segment]
-    ) -> np.ndarray:
+    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment]) -> Activation:
         cfg = self.cfg
         n = x.shape[0]
         q = self.q_proj(x).reshape(n, cfg.n_heads, cfg.head_dim)
@@ -128,8 +136,13 @@ class Attention(Module):
         if cfg.qk_norm:
             q = self.q_norm(q)
             k = self.k_norm(k)
-        q = F.apply_rope(q, positions, self.freqs, cfg.rope_neox)
-        k = F.apply_rope(k, positions, self.freqs, cfg.rope_neox)
+        rope = T.apply_rope if _is_tensor(x) else F.apply_rope
+        q = rope(q, positions, self.freqs, cfg.rope_neox)
+        k = rope(k, positions, self.freqs, cfg.rope_neox)
+        if _is_tensor(x):
+            # Training: one whole sequence, no cache; the tape records every step.
+            out_t = T.attention(q, k, v, 0, cfg.attn_scale, self.window)
+            return self.o_proj(out_t.reshape(n, cfg.n_heads * cfg.head_dim))
         out = np.empty((n, cfg.n_heads, cfg.head_dim), dtype=np.float32)
         row = 0
         for seg in segments:
@@ -148,10 +161,11 @@ class MLP(Module):
         self.gate_proj = Linear(get(f"{prefix}.ffn_gate.weight", (cfg.d_ff, cfg.d_model)))
         self.up_proj = Linear(get(f"{prefix}.ffn_up.weight", (cfg.d_ff, cfg.d_model)))
         self.down_proj = Linear(get(f"{prefix}.ffn_down.weight", (cfg.d_model, cfg.d_ff)))
-        self.act = ACTIVATIONS[cfg.activation]
+        self.activation = cfg.activation
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+    def forward(self, x: Activation) -> Activation:
+        act = (T.ACTIVATIONS if _is_tensor(x) else ACTIVATIONS)[self.activation]
+        return self.down_proj(act(self.gate_proj(x)) * self.up_proj(x))
 
 
 class Block(Module):
@@ -170,7 +184,7 @@ class Block(Module):
             self.post_attention_norm = RMSNorm(get(f"{prefix}.post_attention_norm.weight", d), cfg.rms_eps)
             self.post_feedforward_norm = RMSNorm(get(f"{prefix}.post_ffw_norm.weight", d), cfg.rms_eps)
 
-    def forward(self, x: np.ndarray, positions: np.ndarray, segments: Sequence[Segment]) -> np.ndarray:
+    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment]) -> Activation:
         h = self.self_attn(self.input_layernorm(x), positions, segments)
         if self.cfg.sandwich_norm:
             h = self.post_attention_norm(h)
@@ -217,4 +231,23 @@ class DecoderModel(Module):
         cap = self.config.final_logit_softcap
         if cap:
             logits = np.tanh(logits / cap) * cap
+        return logits
+
+    def sequence_logits(self, ids: np.ndarray) -> Tensor:
+        """Logits (T, vocab) at every position of one sequence, as a Tensor on the tape.
+
+        The training path: the same blocks as ``forward``, run on Tensors, so
+        gradients reach whatever parameters are trainable (for example LoRA adapters).
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        positions = np.arange(len(ids))
+        x = self.embed_tokens(Tensor(ids, dtype="i64"))
+        if self.config.embed_scale is not None:
+            x = x * float(np.float32(self.config.embed_scale))
+        for block in self.layers:
+            x = block(x, positions, ())
+        logits = self.lm_head(self.norm(x))
+        cap = self.config.final_logit_softcap
+        if cap:
+            logits = (logits * (1.0 / cap)).tanh() * cap
         return logits

@@ -26,7 +26,7 @@ import numpy as np
 
 from psionic.array import Tensor
 from psionic.core.errors import InvalidInput
-from psionic.models.decoder import Attention, Block, DecoderModel
+from psionic.models.decoder import Attention, DecoderModel
 from psionic.nn import tensor_ops as T
 from psionic.nn.layers import Linear
 from psionic.nn.losses import cross_entropy
@@ -75,50 +75,9 @@ def attach_lora(model: DecoderModel, rank: int = 8, alpha: float = 16.0,
     return adapters
 
 
-def _attention(attn: Attention, x: Tensor, positions: np.ndarray) -> Tensor:
-    cfg = attn.cfg
-    n = x.shape[0]
-    q = attn.q_proj(x).reshape(n, cfg.n_heads, cfg.head_dim)
-    k = attn.k_proj(x).reshape(n, cfg.n_kv_heads, cfg.head_dim)
-    v = attn.v_proj(x).reshape(n, cfg.n_kv_heads, cfg.head_dim)
-    if cfg.qk_norm:
-        q, k = attn.q_norm(q), attn.k_norm(k)
-    q = T.apply_rope(q, positions, attn.freqs, cfg.rope_neox)
-    k = T.apply_rope(k, positions, attn.freqs, cfg.rope_neox)
-    out = T.attention(q, k, v, 0, cfg.attn_scale, attn.window)
-    return attn.o_proj(out.reshape(n, cfg.n_heads * cfg.head_dim))
-
-
-def _block(block: Block, x: Tensor, positions: np.ndarray) -> Tensor:
-    cfg = block.cfg
-    h = _attention(block.self_attn, block.input_layernorm(x), positions)
-    if cfg.sandwich_norm:
-        h = block.post_attention_norm(h)
-    x = x + h
-    mlp = block.mlp
-    act = T.ACTIVATIONS[cfg.activation]
-    h = block.post_attention_layernorm(x)
-    h = mlp.down_proj(act(mlp.gate_proj(h)) * mlp.up_proj(h))
-    if cfg.sandwich_norm:
-        h = block.post_feedforward_norm(h)
-    return x + h
-
-
 def decoder_logits(model: DecoderModel, ids: np.ndarray) -> Tensor:
     """Logits (T, vocab) at every position of one sequence of token ids, as a Tensor."""
-    cfg = model.config
-    ids = np.asarray(ids, dtype=np.int64)
-    positions = np.arange(len(ids))
-    x = model.embed_tokens(Tensor(ids, dtype="i64"))
-    if cfg.embed_scale is not None:
-        x = x * float(np.float32(cfg.embed_scale))
-    for block in model.layers:
-        assert isinstance(block, Block)
-        x = _block(block, x, positions)
-    logits = model.lm_head(model.norm(x))
-    if cfg.final_logit_softcap:
-        logits = (logits * (1.0 / cfg.final_logit_softcap)).tanh() * cfg.final_logit_softcap
-    return logits
+    return model.sequence_logits(ids)
 
 
 def next_token_loss(model: DecoderModel, ids: np.ndarray) -> Tensor:
