@@ -40,6 +40,12 @@ def _expr(r: random.Random, t: str, locals_: dict[str, list[int]], depth: int) -
         cond = _expr(r, "i32", locals_, depth - 1)
         a, b = _expr(r, t, locals_, depth - 1), _expr(r, t, locals_, depth - 1)
         return f"(select {a} {b} {cond})"
+    if roll < 0.62:
+        options = {"i32": ["i32.wrap_i64 64", "i32.extend8_s 32", "i32.extend16_s 32"],
+                   "i64": ["i64.extend_i32_s 32", "i64.extend_i32_u 32", "i64.extend8_s 64",
+                           "i64.extend16_s 64", "i64.extend32_s 64"]}[t]
+        name, source = r.choice(options).split()
+        return f"({name} {_expr(r, 'i' + source, locals_, depth - 1)})"
     if t == "i32" and roll < 0.7:
         if r.random() < 0.25:
             return f"(i32.eqz {_expr(r, t, locals_, depth - 1)})"

@@ -30,6 +30,7 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
     *((WHOLE, (1 << (8 * k), 0)) for k in range(4)),
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul))',
      (-1, -1)),
+    ('(module (func (export "run") (param i32) (result i64) local.get 0 i64.extend_i32_s))', (-5,)),
 ]
 
 

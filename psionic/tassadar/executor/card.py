@@ -59,10 +59,11 @@ def model_card() -> str:
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
-        "i64 is covered for constants, locals, `add`, `sub`, `and`, `or`, `xor` and `select`; "
+        "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
+        "`select`, wrap and the extensions; "
         "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
         "calls), memory, the host imports and the other numeric opcodes (`i64.mul`, "
-        "`div`, `rem` and their traps, shifts, rotations, counts, conversions) are refused.",
+        "`div`, `rem` and their traps, shifts, rotations, counts) are refused.",
         "",
         "### Residual features",
         "",

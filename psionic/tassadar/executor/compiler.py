@@ -99,7 +99,8 @@ J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
 
 def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
-              "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul"}
+              "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul",
+              "ext_n": "f_ext_n", "ext_signed": "f_ext_signed"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
@@ -157,6 +158,12 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
             _hat(lay, _add(J, const=-float(p)), f"col{col}", f"col{col} includes j = {p}")
     for p in (1, 3, 5):
         _hat(lay, _add(J, const=-float(p)), "odd", f"odd includes j = {p}")
+    c.feature("low", "[j < ext_n]: an extension's next byte is a source byte")
+    _step(lay, _add({"f_ext_n": 1.0}, {k: -v for k, v in J.items()}), "low",
+          "low = [ext_n - j >= 1]")
+    for n in (1, 2, 4):
+        c.feature(f"ext{n}", f"[ext_n == {n}]")
+        _hat(lay, {"f_ext_n": 1.0, "one": -float(n)}, f"ext{n}", f"ext{n} = [ext_n == {n}]")
     for kind in L.KINDS[1:]:
         _hat(lay, {"f_kind": 1.0, "one": -float(L.KIND[kind])}, f"is_{kind}",
              f"is_{kind} = [kind == {L.KIND[kind]}]")
@@ -190,7 +197,9 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     c.feature("sign_a", "[a3 >= 128]: src_a is negative as i32")
     c.feature("sign_c", "[c3 >= 128]: src_c is negative as i32")
     c.feature("nonzero_c", "[src_c != 0] as i32 (a select or branch condition)")
-    for feat, byte in (("sign_a", "a3"), ("sign_c", "c3")):
+    c.feature("sign_a0", "[a0 >= 128]")
+    c.feature("sign_a1", "[a1 >= 128]")
+    for feat, byte in (("sign_a", "a3"), ("sign_c", "c3"), ("sign_a0", "a0"), ("sign_a1", "a1")):
         _step(lay, {byte: 1.0, "one": -127.0}, feat, f"{feat} = [{byte} >= 128]")
     _step(lay, {"c0": 1.0, "c1": 1.0, "c2": 1.0, "c3": 1.0}, "nonzero_c",
           "nonzero_c = [c0 + c1 + c2 + c3 >= 1]")
@@ -206,6 +215,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
               "select: T = byte j of src_a when the condition is nonzero")
     last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_b when it is zero")
+    _extend(last)
     _bitwise(c, lay, last)
     _multiply(c, lay, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
@@ -252,6 +262,17 @@ def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer)
               "mul, even j: T = r = S - 256 floor(S / 256)")
     last.unit(_add({"mulfloor": 1.0}, off, {"one": -g + float(tr.MUL_CARRY), "odd": g}),
               {"one": 1.0}, {"T": 1.0}, "mul, odd j: T = k<floor(S / 256)>")
+
+
+def _extend(last: Layer) -> None:
+    """Sign and zero extensions: source bytes below ext_n, then 0xff or 0 by the sign bit."""
+    g = L.GATE
+    last.unit({"opa": 1.0, "one": -2 * g, "is_extend": g, "at_end": -g, "low": g}, {"one": 1.0},
+              {"T": 1.0}, "extend: T = byte j of the source while j < ext_n")
+    for n, sign in ((1, "sign_a0"), (2, "sign_a1"), (4, "sign_a")):
+        last.unit({sign: 1.0, f"ext{n}": 1.0, "is_extend": 1.0, "f_ext_signed": 1.0, "low": -1.0,
+                   "at_end": -1.0, "one": -3.0}, {"one": 1.0}, {"T": 255.0},
+                  f"extend: T = 0xff past the source when ext_n = {n} and byte {n - 1} is negative")
 
 
 def _bitwise(c: Circuit, lay: Layer, last: Layer) -> None:

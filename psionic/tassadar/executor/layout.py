@@ -37,7 +37,7 @@ GLOBAL_SLOT = 1000  # global g lives in stack slot GLOBAL_SLOT + g (bytes 8 * (1
 MAX_GLOBALS = 400
 
 # record fields, in order; RECORD tokens per record
-FIELDS = ("op", "width", "kind", "mul", "src_a", "src_b", "src_c", "dst", "after",
+FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b", "src_c", "dst", "after",
           "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
@@ -45,7 +45,7 @@ RECORD = len(FIELDS)
 # payload kinds of a step (the ``kind`` field)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 BITWISE = ("and", "or", "xor")
-KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE)
+KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)

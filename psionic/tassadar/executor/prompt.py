@@ -86,6 +86,23 @@ def _global_set(op: Op, sp: int) -> Fields:
     return {"width": w, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": L.GLOBAL_SLOT + g}
 
 
+def _wrap(op: Op, sp: int) -> Fields:
+    return {"width": 4, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": sp - 1}
+
+
+_EXTEND = {  # opcode: (result width, source bytes kept, sign-extended)
+    "i64.extend_i32_u": (8, 4, 0), "i64.extend_i32_s": (8, 4, 1), "i32.extend8_s": (4, 1, 1),
+    "i32.extend16_s": (4, 2, 1), "i64.extend8_s": (8, 1, 1), "i64.extend16_s": (8, 2, 1),
+    "i64.extend32_s": (8, 4, 1),
+}
+
+
+def _extend(op: Op, sp: int) -> Fields:
+    w, n, signed = _EXTEND[op.name]
+    return {"width": w, "kind": L.KIND["extend"], "ext_n": n, "ext_signed": signed,
+            "src_a": sp - 1, "dst": sp - 1}
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -113,7 +130,8 @@ RECORDS = {
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
-    "global.get": _global_get, "global.set": _global_set,
+    "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap,
+    **{name: _extend for name in _EXTEND},
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
