@@ -31,6 +31,8 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul))',
      (-1, -1)),
     ('(module (func (export "run") (param i32) (result i64) local.get 0 i64.extend_i32_s))', (-5,)),
+    ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.shl))',
+     (0x12345678, 13)),
 ]
 
 

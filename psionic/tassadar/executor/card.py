@@ -63,7 +63,8 @@ def model_card() -> str:
         "`select`, wrap and the extensions; "
         "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
         "calls), memory, the host imports and the other numeric opcodes (`i64.mul`, "
-        "`div`, `rem` and their traps, shifts, rotations, counts) are refused.",
+        "`div`, `rem` and their traps, `shr_s`, `shr_u`, i64 `shl`, rotations, counts) are "
+        "refused.",
         "",
         "### Residual features",
         "",

@@ -158,6 +158,9 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
             _hat(lay, _add(J, const=-float(p)), f"col{col}", f"col{col} includes j = {p}")
     for p in (1, 3, 5):
         _hat(lay, _add(J, const=-float(p)), "odd", f"odd includes j = {p}")
+    for x in (1, 2, 3):
+        c.feature(f"j{x}", f"[j == {x}]")
+        _hat(lay, _add(J, const=-float(x)), f"j{x}", f"j{x} = [j == {x}]")
     c.feature("low", "[j < ext_n]: an extension's next byte is a source byte")
     _step(lay, _add({"f_ext_n": 1.0}, {k: -v for k, v in J.items()}), "low",
           "low = [ext_n - j >= 1]")
@@ -216,6 +219,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_b when it is zero")
     _extend(last)
+    _shift_left(c, lay, columns, floor, last)
     _bitwise(c, lay, last)
     _multiply(c, lay, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
@@ -241,9 +245,13 @@ def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer)
     for k in range(4):
         c.feature(f"mark_prod{k}", f"prod{k} at the current step's opcode token")
         reads.append((f"prod{k}", f"mark_prod{k}"))
-    columns.head("mark_products", ({"mpos": 1.0}, {"one": 1.0}), ({"pos": 2.0}, {"pos2": -1.0}),
-                 tuple(reads), "reads the column products computed at the step's opcode token "
-                 "(position mpos), before the result bytes overwrite operand a")
+    for k in range(4):
+        c.feature(f"mark_a{k}", f"a{k} at the current step's opcode token")
+        reads.append((f"a{k}", f"mark_a{k}"))
+    columns.head("mark_operands", ({"mpos": 1.0}, {"one": 1.0}), ({"pos": 2.0}, {"pos2": -1.0}),
+                 tuple(reads), "reads the column products and the bytes of operand a as they "
+                 "were at the step's opcode token (position mpos), before the result bytes "
+                 "overwrite operand a (mul, shl)")
     c.feature("mulsum", "the current column's product sum")
     c.feature("mulfloor", "floor(S / 256) for S = mulsum + carry-in")
     wide = float(1 << 20)
@@ -262,6 +270,53 @@ def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer)
               "mul, even j: T = r = S - 256 floor(S / 256)")
     last.unit(_add({"mulfloor": 1.0}, off, {"one": -g + float(tr.MUL_CARRY), "odd": g}),
               {"one": 1.0}, {"T": 1.0}, "mul, odd j: T = k<floor(S / 256)>")
+
+
+def _byte_functions(lay: Layer, byte: str, functions: dict[str, object], doc: str) -> None:
+    """``out[name] += f(byte)`` for integer functions of a byte: f(0) plus one threshold pair
+    ``relu(x - t + 1) - relu(x - t)`` per t = 1..255, shared by every function."""
+    base = {name: float(f(0)) for name, f in functions.items() if f(0)}  # type: ignore[operator]
+    if base:
+        lay.unit({"one": 1.0}, {"one": 1.0}, base, f"{doc}: value at 0")
+    for t in range(1, 256):
+        delta = {name: float(f(t) - f(t - 1)) for name, f in functions.items()}  # type: ignore[operator]
+        delta = {k: v for k, v in delta.items() if v}
+        if not delta:
+            continue
+        lay.unit({byte: 1.0, "one": 1.0 - t}, {"one": 1.0}, delta, f"{doc}: step at {t}")
+        lay.unit({byte: 1.0, "one": -float(t)}, {"one": 1.0}, {k: -v for k, v in delta.items()},
+                 f"{doc}: step at {t}")
+
+
+def _shift_left(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
+    """i32.shl by s = c0 mod 32 = 8q + r: byte j = (a_(j-q) 2^r mod 256) + floor(a_(j-q-1) 2^r / 256)."""
+    functions: dict[str, object] = {"pow2r": lambda x: 1 << (x % 8)}
+    for m in range(4):
+        c.feature(f"shq{m}", f"[(c0 mod 32) // 8 == {m}]")
+        functions[f"shq{m}"] = lambda x, m=m: int((x % 32) // 8 == m)
+    c.feature("pow2r", "2^(c0 mod 8)")
+    _byte_functions(lay, "c0", functions, "shift amount")
+    wide = float(1 << 20)
+    jind = {0: "first", 1: "j1", 2: "j2", 3: "j3"}
+    for feat, extra in (("shl_lo", 0), ("shl_hi", 1)):
+        c.feature(feat, f"byte j - q - {extra} of src_a (0 below byte 0)")
+        for k in range(4):
+            for m in range(4):
+                if k + m + extra <= 3:
+                    columns.unit({f"mark_a{k}": 1.0, "one": -2 * wide, jind[k + m + extra]: wide,
+                                  f"shq{m}": wide}, {"one": 1.0}, {feat: 1.0},
+                                 f"{feat}: a_k where k = j - q - {extra}")
+    for feat in ("shl_lo", "shl_hi"):
+        c.feature(f"{feat}_x", f"{feat} * 2^r")
+        floor.unit({feat: 1.0}, {"pow2r": 1.0}, {f"{feat}_x": 1.0}, f"{feat} * 2^r (ReGLU product)")
+    gate = {"one": -wide, "is_shl": wide, "at_end": -wide}
+    last.unit(_add({"shl_lo_x": 1.0}, gate), {"one": 1.0}, {"T": 1.0}, "shl: a_(j-q) 2^r ...")
+    for m in range(1, 128):
+        for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
+            last.unit(_add({"shl_lo_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
+                      {"T": -256.0 * coef}, "shl: ... mod 256 (minus 256 [x >= 256 m])")
+            last.unit(_add({"shl_hi_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
+                      {"T": coef}, "shl: + floor(a_(j-q-1) 2^r / 256)")
 
 
 def _extend(last: Layer) -> None:

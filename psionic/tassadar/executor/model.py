@@ -31,7 +31,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:90e78967709c598adbcafbd3dac113605ff2b842b0c221265cd684a3fe3087c1"
+WEIGHTS_DIGEST = "sha256:375b25c2a111a7ecaf1dacc669ff7b067fe9a1012b5ec9c97a4f5d15ec0005aa"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
