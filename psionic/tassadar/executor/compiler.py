@@ -2,23 +2,28 @@
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
-attention. Three layers, each hard-max/uniform attention then a ReGLU
-feed-forward block:
+attention. Six layers, each hard-max/uniform attention (possibly none) then a
+ReGLU feed-forward block:
 
 1. *where am I*: the latest step mark, the header, the number of marks so far;
 2. *what is this step*: the current instruction record's fields, the next
    step's opcode; then the stack address each payload byte writes (the key of
    the latest-write heads) and the indicators the dispatch needs;
-3. *operands*: the latest write to each operand byte; then the next token id
-   ``T``, computed exactly with gated ReGLU units, and the unembedding
-   ``logit_i = 2 i T - i^2`` whose argmax is ``T``.
+3. *operands*: the latest write to each operand byte (byte j, and whole i32
+   operands); bits, sign bits, column products, functions of a shift count;
+4. *the step's own operands*: values computed at the step's opcode token
+   (before in-place results overwrite them); multiplication column sums;
+5. floors by 256 (multiplication, shifts);
+6. the remaining candidates of the next token id ``T``. Each candidate is
+   gated exactly by 0/1 indicators; the unembedding ``logit_i = 2 i T - i^2``
+   has its argmax at ``T``.
 
 Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> w.circuit.width, len(w.circuit.layers), w.embedding.shape
-(33, 3, (7036, 33))
+>>> w.compiled.width, len(w.circuit.layers), w.embedding.shape
+(123, 6, (7292, 123))
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the initial stack bytes (arguments, zeroed declared locals) and the header.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(54, (4,))
+(61, (4,))
 """
 
 from __future__ import annotations
