@@ -51,7 +51,7 @@ def _expr(r: random.Random, t: str, locals_: dict[str, list[int]], depth: int) -
             return f"(i32.eqz {_expr(r, t, locals_, depth - 1)})"
         op = r.choice(COMPARISONS)
         return f"(i32.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
-    ops = ("add", "sub", "add", "sub", "and", "or", "xor") + (("mul", "shl") if t == "i32" else ())
+    ops = ("add", "sub", "add", "sub", "and", "or", "xor") + (("mul", "shl", "shr_u", "shr_s") if t == "i32" else ())
     op = r.choice(ops)
     return f"({t}.{op} {_expr(r, t, locals_, depth - 1)} {_expr(r, t, locals_, depth - 1)})"
 

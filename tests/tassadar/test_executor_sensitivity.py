@@ -33,6 +33,8 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32) (result i64) local.get 0 i64.extend_i32_s))', (-5,)),
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.shl))',
      (0x12345678, 13)),
+    ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.shr_s '
+     'local.get 0 local.get 1 i32.shr_u i32.xor))', (-0x12345678, 13)),
 ]
 
 

@@ -63,8 +63,7 @@ def model_card() -> str:
         "`select`, wrap and the extensions; "
         "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
         "calls), memory, the host imports and the other numeric opcodes (`i64.mul`, "
-        "`div`, `rem` and their traps, `shr_s`, `shr_u`, i64 `shl`, rotations, counts) are "
-        "refused.",
+        "`div`, `rem` and their traps, i64 shifts, rotations, counts) are refused.",
         "",
         "### Residual features",
         "",

@@ -22,8 +22,8 @@ Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> w.compiled.width, len(w.circuit.layers), w.embedding.shape
-(123, 6, (7292, 123))
+>>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4609
+(6, True)
 """
 
 from __future__ import annotations
@@ -295,11 +295,13 @@ def _byte_functions(lay: Layer, byte: str, functions: dict[str, object], doc: st
 
 def _shift_left(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
     """i32.shl by s = c0 mod 32 = 8q + r: byte j = (a_(j-q) 2^r mod 256) + floor(a_(j-q-1) 2^r / 256)."""
-    functions: dict[str, object] = {"pow2r": lambda x: 1 << (x % 8)}
+    functions: dict[str, object] = {"pow2r": lambda x: 1 << (x % 8),
+                                    "pow2r8": lambda x: 1 << (8 - x % 8)}
     for m in range(4):
         c.feature(f"shq{m}", f"[(c0 mod 32) // 8 == {m}]")
         functions[f"shq{m}"] = lambda x, m=m: int((x % 32) // 8 == m)
     c.feature("pow2r", "2^(c0 mod 8)")
+    c.feature("pow2r8", "2^(8 - c0 mod 8)")
     _byte_functions(lay, "c0", functions, "shift amount")
     wide = float(1 << 20)
     jind = {0: "first", 1: "j1", 2: "j2", 3: "j3"}
@@ -314,6 +316,7 @@ def _shift_left(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Laye
     for feat in ("shl_lo", "shl_hi"):
         c.feature(f"{feat}_x", f"{feat} * 2^r")
         floor.unit({feat: 1.0}, {"pow2r": 1.0}, {f"{feat}_x": 1.0}, f"{feat} * 2^r (ReGLU product)")
+    _shift_right(c, columns, floor, last, jind)
     gate = {"one": -wide, "is_shl": wide, "at_end": -wide}
     last.unit(_add({"shl_lo_x": 1.0}, gate), {"one": 1.0}, {"T": 1.0}, "shl: a_(j-q) 2^r ...")
     for m in range(1, 128):
@@ -322,6 +325,37 @@ def _shift_left(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Laye
                       {"T": -256.0 * coef}, "shl: ... mod 256 (minus 256 [x >= 256 m])")
             last.unit(_add({"shl_hi_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
                       {"T": coef}, "shl: + floor(a_(j-q-1) 2^r / 256)")
+
+
+def _shift_right(c: Circuit, columns: Layer, floor: Layer, last: Layer,
+                 jind: dict[int, str]) -> None:
+    """i32.shr_u/shr_s by 8q + r: byte j = floor(a_(j+q) 2^(8-r) / 256) + (a_(j+q+1) 2^(8-r)
+    mod 256), where bytes past the top are 0 (shr_u) or 0xff when a is negative (shr_s)."""
+    wide = float(1 << 20)
+    for feat, extra in (("shr_lo", 0), ("shr_hi", 1)):
+        c.feature(feat, f"byte j + q + {extra} of src_a (the fill byte past byte 3)")
+        for j in range(4):
+            for m in range(4):
+                k = j + m + extra
+                if k <= 3:
+                    columns.unit({f"mark_a{k}": 1.0, "one": -2 * wide, jind[j]: wide,
+                                  f"shq{m}": wide}, {"one": 1.0}, {feat: 1.0},
+                                 f"{feat}: a_k where k = j + q + {extra}")
+                else:
+                    columns.unit({jind[j]: 1.0, f"shq{m}": 1.0, "sign_a": 1.0, "is_shr_s": 1.0,
+                                  "one": -3.0}, {"one": 1.0}, {feat: 255.0},
+                                 f"{feat}: 0xff past byte 3 when shr_s and a is negative")
+        c.feature(f"{feat}_x", f"{feat} * 2^(8 - r)")
+        floor.unit({feat: 1.0}, {"pow2r8": 1.0}, {f"{feat}_x": 1.0},
+                   f"{feat} * 2^(8-r) (ReGLU product)")
+    gate = {"one": -wide, "is_shr_u": wide, "is_shr_s": wide, "at_end": -wide}
+    last.unit(_add({"shr_hi_x": 1.0}, gate), {"one": 1.0}, {"T": 1.0}, "shr: a_(j+q+1) 2^(8-r) ...")
+    for m in range(1, 256):
+        for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
+            last.unit(_add({"shr_hi_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
+                      {"T": -256.0 * coef}, "shr: ... mod 256 (minus 256 [x >= 256 m])")
+            last.unit(_add({"shr_lo_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
+                      {"T": coef}, "shr: + floor(a_(j+q) 2^(8-r) / 256)")
 
 
 def _extend(last: Layer) -> None:

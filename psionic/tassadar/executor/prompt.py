@@ -86,8 +86,9 @@ def _global_set(op: Op, sp: int) -> Fields:
     return {"width": w, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": L.GLOBAL_SLOT + g}
 
 
-def _shl(op: Op, sp: int) -> Fields:
-    return {"width": 4, "kind": L.KIND["shl"], "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+def _shift(op: Op, sp: int) -> Fields:
+    kind = L.KIND[op.name.split(".")[1]]
+    return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
 def _wrap(op: Op, sp: int) -> Fields:
@@ -134,7 +135,8 @@ RECORDS = {
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
-    "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap, "i32.shl": _shl,
+    "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap, "i32.shl": _shift, "i32.shr_u": _shift,
+    "i32.shr_s": _shift,
     **{name: _extend for name in _EXTEND},
 }
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
