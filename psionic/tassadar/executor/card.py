@@ -52,10 +52,10 @@ def model_card() -> str:
         f"Weights: `psionic/tassadar/executor/tassadar_executor.safetensors`, `{WEIGHTS_DIGEST}`.",
         "",
         f"**Coverage.** Of the profile `{PROFILE}` the executor runs the entry function's "
-        "straight-line code built from these lowered opcodes, and refuses any other program "
+        "straight-line code (globals included), and refuses any other program "
         "before decoding (`unsupported_opcode` naming the first uncovered opcode, or "
         "`unsupported_operation` for start functions, segments, imports, more than one result "
-        "or the size bounds). Globals are covered (`global.get`, `global.set`):",
+        "or the size bounds). The covered lowered opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
