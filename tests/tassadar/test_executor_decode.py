@@ -9,7 +9,7 @@ import pytest
 
 import psionic.tassadar.executor as executor_pkg
 from psionic.core.errors import Refusal, UnsupportedOpcode
-from psionic.tassadar import interpreter
+from psionic.tassadar import handlers, interpreter, semantics
 from psionic.tassadar import run as run_mod
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.prompt import COVERED
@@ -104,12 +104,18 @@ class _Raiser:
 def test_decode_path_never_reaches_the_interpreter(monkeypatch) -> None:
     monkeypatch.setattr(interpreter, "Machine", _Raiser)
     monkeypatch.setattr(run_mod, "Machine", _Raiser)
+    monkeypatch.setattr(handlers, "build", _Raiser)  # the step closures of the reference
+    monkeypatch.setattr(semantics, "BINARY", {})  # the reference's numeric semantics
+    monkeypatch.setattr(semantics, "UNARY", {})
     wat, args = HELD_OUT[0]
     report = run_program(load_wat(wat), "run", args, decode="linear")
     assert report.result == (256,) and report.decode == "linear"
     for seed in range(10):
         wat, args, _ = straight_line(seed)
         run_program(load_wat(wat), "run", args, decode="linear")
+    for name in ("const_arith", "wrap_extend"):  # corpus workloads, decoded by the model alone
+        w = WORKLOADS[name]
+        assert run_program(load(w.path), w.entry, w.args, decode="linear").trap is None
 
 
 def test_executor_modules_import_no_interpreter_code() -> None:
