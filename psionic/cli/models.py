@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from psionic.models.catalog import CatalogEntry
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in CatalogEntry.all():
-        row = {
+        row: dict[str, Any] = {
             "name": entry.name,
             "family": entry.family,
             "format": entry.format,

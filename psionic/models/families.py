@@ -19,7 +19,8 @@ BUILTIN_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3")
 
 
 class MetadataSource(Protocol):
-    architecture: str
+    @property
+    def architecture(self) -> str: ...
 
     def meta(self, key: str, default: Any = None) -> Any: ...
     def require(self, key: str) -> Any: ...

@@ -7,13 +7,14 @@ sqrt(d_model). GGUF stores the norm weights with Gemma's +1 already applied.
 
 import math
 
+from psionic.models.decoder import DecoderConfig
 from psionic.models.families import Family, MetadataSource, base_config, register_family
 
 SLIDING_PATTERN = 6
 SLIDING_ROPE_BASE = 10000.0
 
 
-def config(src: MetadataSource):  # type: ignore[no-untyped-def]
+def config(src: MetadataSource) -> DecoderConfig:
     n_layers = int(src.require("gemma3.block_count"))
     d_model = int(src.require("gemma3.embedding_length"))
     window = src.meta("gemma3.attention.sliding_window")

@@ -115,7 +115,8 @@ class Generation:
         position = len(res.prompt_tokens)
         while True:
             token = self.sampler.sample(logits)
-            lp, top = (None, [])
+            lp: float | None = None
+            top: list[tuple[int, float]] = []
             if self.top_logprobs is not None:
                 all_lp, top = logprobs(logits, self.top_logprobs)
                 lp = float(all_lp[token])

@@ -40,6 +40,8 @@ class RawTensor:
 def quantize(array: np.ndarray, dtype: DType | str) -> RawTensor:
     """Quantize a float array (last axis a whole number of blocks) to ``dtype``."""
     dt = DType.get(dtype) if isinstance(dtype, str) else dtype
+    if dt.ggml_type is None:
+        raise ValueError(f"{dt.name} has no GGML type id to write")
     qtype = gguf.GGMLQuantizationType(dt.ggml_type)
     data = gguf.quants.quantize(np.ascontiguousarray(array, dtype=np.float32), qtype)
     return RawTensor(dt, tuple(array.shape), data)
@@ -76,6 +78,7 @@ def write_gguf(
             _add_value(writer, key, value)
     for name, tensor in tensors.items():
         if isinstance(tensor, RawTensor):
+            assert tensor.dtype.ggml_type is not None  # every block-quant type has a GGML id
             # gguf takes quantized shapes in bytes per row and converts them itself.
             writer.add_tensor(
                 name,

@@ -3,10 +3,11 @@
 GGUF conversion permutes Q/K rows so that RoPE rotates adjacent pairs.
 """
 
+from psionic.models.decoder import DecoderConfig
 from psionic.models.families import Family, MetadataSource, base_config, register_family
 
 
-def config(src: MetadataSource):  # type: ignore[no-untyped-def]
+def config(src: MetadataSource) -> DecoderConfig:
     return base_config(src, rope_neox=False)
 
 

@@ -1,9 +1,10 @@
 """Mistral: the Llama block, with an optional sliding window on every layer."""
 
+from psionic.models.decoder import DecoderConfig
 from psionic.models.families import Family, MetadataSource, base_config, register_family
 
 
-def config(src: MetadataSource):  # type: ignore[no-untyped-def]
+def config(src: MetadataSource) -> DecoderConfig:
     base = base_config(src, rope_neox=False)
     window = src.meta("mistral.attention.sliding_window")
     if not window:

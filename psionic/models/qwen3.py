@@ -1,9 +1,10 @@
 """Qwen3: Qwen2 without QKV bias, with RMSNorm on each query and key head (QK-norm)."""
 
+from psionic.models.decoder import DecoderConfig
 from psionic.models.families import Family, MetadataSource, base_config, register_family
 
 
-def config(src: MetadataSource):  # type: ignore[no-untyped-def]
+def config(src: MetadataSource) -> DecoderConfig:
     return base_config(src, rope_neox=True, qk_norm=True)
 
 

@@ -186,7 +186,8 @@ class Engine:
         if token in eos and not request.params.ignore_eos:
             self._finish(request, "stop")
             return
-        lp, top = None, ()
+        lp: float | None = None
+        top: tuple[tuple[int, float], ...] = ()
         if request.top_logprobs is not None:
             all_lp, top_list = logprobs(logits, request.top_logprobs)
             lp, top = float(all_lp[token]), tuple(top_list)

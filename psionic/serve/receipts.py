@@ -58,8 +58,8 @@ def build_receipt(
         "choices": [c.params.to_dict() for c in choices],
     }
     output = {"choices": [c.output() for c in choices]}
-    ttfts = [c.facts.get("ttft_s") for c in choices if c.facts.get("ttft_s") is not None]
-    itls = [c.facts.get("mean_itl_s") for c in choices if c.facts.get("mean_itl_s") is not None]
+    ttfts: list[float] = [c.facts["ttft_s"] for c in choices if c.facts.get("ttft_s") is not None]
+    itls: list[float] = [c.facts["mean_itl_s"] for c in choices if c.facts.get("mean_itl_s") is not None]
     receipt = ExecutionReceipt.create(
         kind=RECEIPT_KIND,
         request=request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ class GenerationHandle:
         self.request_ids = [f"req-{next(_ids)}" for _ in range(count)]
         self.open = set(range(count))
 
-    def callback(self, index: int):  # type: ignore[no-untyped-def]
+    def callback(self, index: int) -> Callable[[TokenOutput], None]:
         def on_output(out: TokenOutput) -> None:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, (index, out))
 

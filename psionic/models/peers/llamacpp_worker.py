@@ -12,6 +12,7 @@ JSON line on stdout:
 import json
 import sys
 import time
+from typing import Any
 
 import llama_cpp
 
@@ -25,7 +26,7 @@ def _disable_weight_repacking() -> None:
     bindings = llama_cpp.llama_cpp  # the module the Llama class reads its defaults from
     default = bindings.llama_model_default_params
 
-    def params():  # type: ignore[no-untyped-def]
+    def params() -> Any:
         p = default()
         p.use_extra_bufts = False
         return p
@@ -33,7 +34,7 @@ def _disable_weight_repacking() -> None:
     bindings.llama_model_default_params = params
 
 
-def _last_logits(llm):  # type: ignore[no-untyped-def]
+def _last_logits(llm: Any) -> Any:
     """The logits after the last evaluated token, read from the context itself."""
     import numpy as np
 
@@ -42,7 +43,7 @@ def _last_logits(llm):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    llm = None
+    llm: Any = None
     for line in sys.stdin:
         cmd = json.loads(line)
         op = cmd["op"]

@@ -129,7 +129,7 @@ class Model:
                 shape = list(arr.shape)
                 shape[axis] = len(features)
                 full = np.zeros(shape)
-                index = [slice(None)] * arr.ndim
+                index: list[slice | np.ndarray] = [slice(None)] * arr.ndim
                 index[axis] = raw[f"{name}.features"].astype(np.int64)
                 full[tuple(index)] = arr
                 arr = full
