@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from psionic.core.errors import InvalidInput, UnsupportedWasmFeature
 from psionic.tassadar import handlers_flow  # noqa: F401  (registers the flow handlers)
 from psionic.tassadar import trace as tr
+from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.handlers import PAGE, Step, build
 from psionic.tassadar.opcodes import I64, VALTYPE_NAME
 from psionic.tassadar.program import Program
@@ -177,31 +178,10 @@ class Machine:
         self.entry_routine(index)()
         self._execute(self.program.function(index).pc)
 
-    def resolve_entry(self, entry: str | None) -> int:
-        """The function index of export ``entry``; by default ``run``, else a parameterless ``main``."""
-        module = self.program.module
-        if entry is None:
-            main = module.export("main")
-            if module.export("run"):
-                entry = "run"
-            elif main is not None and not module.func_type(main.index).params:
-                entry = "main"
-            else:
-                names = sorted(e.name for e in module.exports if e.kind == "func")
-                raise InvalidInput(
-                    f"no entry: the program exports no 'run' (nor a parameterless 'main'); "
-                    f"its function exports are {names}"
-                )
-        export = module.export(entry)
-        if export is None:
-            names = sorted(e.name for e in module.exports if e.kind == "func")
-            raise InvalidInput(f"no exported function {entry!r}; exports are {names}")
-        return export.index
-
     def run(self, entry: str | None = None, args: Sequence[int] = ()) -> Outcome:
         """Run the start function then ``entry`` with ``args``; traps end the run, not raise."""
         module = self.program.module
-        index = self.resolve_entry(entry)
+        index = resolve_entry(module, entry)
         ftype = module.func_type(index)
         if len(args) != len(ftype.params):
             raise InvalidInput(
