@@ -24,6 +24,7 @@ from psionic.tassadar import trace as tr
 from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.handlers import PAGE, Step, build
 from psionic.tassadar.opcodes import I64, VALTYPE_NAME
+from psionic.tassadar.outcome import Outcome
 from psionic.tassadar.program import Program
 from psionic.tassadar.semantics import M32, Trap, signed
 
@@ -38,19 +39,6 @@ class Limits:
     max_steps: int = 50_000_000  # step_limit_exceeded
     max_memory_pages: int = 1024  # memory_limit_exceeded (64 MiB)
     max_call_depth: int = 10_000  # call_depth_exceeded
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a run produced. Values are signed integers, as Wasm's i32/i64 read."""
-
-    result: tuple[int, ...]
-    outputs: tuple[int, ...]
-    trap: str | None
-    steps: int
-    tokens: array  # array('H') of trace token ids
-    memory: bytes
-    globals: tuple[int, ...]
 
 
 class _Halt(Exception):

@@ -26,8 +26,9 @@ from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ExecutionReceipt
 from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.ingress import LoadedProgram
-from psionic.tassadar.interpreter import Limits, Machine, Outcome
+from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.opcodes import PROFILE
+from psionic.tassadar.outcome import Outcome
 from psionic.tassadar.trace import ABI, trace_digest
 
 Decoder = Callable[[LoadedProgram, str | None, Sequence[int], Sequence[int], Limits], Outcome]
@@ -53,7 +54,7 @@ def _linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
             inputs: Sequence[int], limits: Limits) -> Outcome:
     from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
 
-    return decode_linear(program, entry, args, inputs, limits)  # type: ignore[return-value]
+    return decode_linear(program, entry, args, inputs, limits)
 
 
 register_decoder("linear", _linear)

@@ -26,6 +26,7 @@ from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import LoadedProgram
+from psionic.tassadar.outcome import Outcome
 
 PAGE = 65536
 DEFAULT_MAX_STEPS = 50_000_000
@@ -33,16 +34,9 @@ MAX_STEP_TOKENS = 17  # the longest step of the covered opcodes is 1 + 8 payload
 
 
 @dataclass(frozen=True, slots=True)
-class ExecutorOutcome:
-    """The same fields as the reference's outcome, read from the tokens the model emitted."""
+class ExecutorOutcome(Outcome):
+    """An ``Outcome`` read from the tokens the model emitted, with decode timings."""
 
-    result: tuple[int, ...]
-    outputs: tuple[int, ...]
-    trap: str | None
-    steps: int
-    tokens: array  # array('H') of trace token ids
-    memory: bytes
-    globals: tuple[int, ...]
     prompt_tokens: int = 0
     prefill_seconds: float = 0.0  # feeding the prompt
     decode_seconds: float = 0.0  # emitting the trace, one forward pass per token
