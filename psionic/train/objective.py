@@ -27,6 +27,12 @@ class Objective(Protocol):
 
     def loss(self, row: PackedRow, scale: float) -> Tensor: ...
 
+    def set_training(self, mode: bool) -> None:
+        """Training mode (dropout on) or evaluation mode."""
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """The random generators the loss draws from (dropout), by a stable name, for checkpoints."""
+
 
 def target_positions(row: PackedRow) -> tuple[np.ndarray, np.ndarray]:
     """(positions whose logits predict a target, those targets): position p predicts token p+1."""
@@ -43,6 +49,20 @@ class CausalLMObjective:
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
         return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad and p.is_float_array]
+
+    def set_training(self, mode: bool) -> None:
+        self.model.train(mode)
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """Every distinct generator held by a module as ``rng``, named by its first holder."""
+        found: dict[str, np.random.Generator] = {}
+        seen: set[int] = set()
+        for name, module in self.model.named_modules():
+            rng = module.__dict__.get("rng")
+            if isinstance(rng, np.random.Generator) and id(rng) not in seen:
+                seen.add(id(rng))
+                found[name or "model"] = rng
+        return found
 
     def loss(self, row: PackedRow, scale: float) -> Tensor:
         positions, targets = target_positions(row)

@@ -197,7 +197,8 @@ class Trainer:
             step=self.step,
             params={n: p.data for n, p in self.named},
             optimizer={"steps": state["steps"], "hyper": state["hyper"], "buffers": buffers},
-            rng=dict(self.rng.bit_generator.state),
+            rng={"trainer": dict(self.rng.bit_generator.state),
+                 "objective": {n: dict(g.bit_generator.state) for n, g in self.objective.generators().items()}},
             data=self.stream.state(),
             trainer={"run": self.run_digest, "tokens": self.tokens, "elapsed": self.elapsed,
                      "last_receipt": self.last_receipt},
@@ -218,14 +219,21 @@ class Trainer:
             "steps": ckpt.optimizer["steps"], "hyper": ckpt.optimizer["hyper"],
             "state": [ckpt.optimizer["buffers"].get(n, {}) for n, _ in self.named],
         })
-        self.rng.bit_generator.state = ckpt.rng
+        self.rng.bit_generator.state = ckpt.rng["trainer"]
+        generators = self.objective.generators()
+        if sorted(generators) != sorted(ckpt.rng["objective"]):
+            raise CheckpointMismatch(f"checkpoint random generators {sorted(ckpt.rng['objective'])} "
+                                     f"do not match the model's {sorted(generators)}")
+        for name, gen in generators.items():
+            gen.bit_generator.state = ckpt.rng["objective"][name]
         self.stream.restore(ckpt.data)
         self.step = ckpt.step
         self.tokens = int(ckpt.trainer["tokens"])
         self.elapsed = float(ckpt.trainer["elapsed"])
         self.last_receipt = ckpt.trainer["last_receipt"]
         for name in ("log.jsonl", "receipts.jsonl"):  # forget what happened after the checkpoint
-            kept = [e for e in _read_jsonl(self.out_dir / name) if e.get("step", 0) <= self.step]
+            kept = [e for e in _read_jsonl(self.out_dir / name)
+                    if e.get("step", 0) <= self.step and not e.get("final")]
             atomic_write_bytes(self.out_dir / name, "".join(json.dumps(e) + "\n" for e in kept).encode())
 
     # --- one step ---------------------------------------------------------------
@@ -246,6 +254,7 @@ class Trainer:
         if targets == 0:
             raise InvalidInput("a step's rows have no target tokens")
         lr = self.optimizer.current_lr
+        self.objective.set_training(True)
         self.optimizer.zero_grad()
         total = 0.0
         for row in rows:
@@ -270,6 +279,7 @@ class Trainer:
         if not self.eval_rows:
             return None
         targets = sum(r.loss_tokens for r in self.eval_rows)
+        self.objective.set_training(False)
         with no_grad():
             return sum(float(self.objective.loss(r, 1.0 / targets).item()) for r in self.eval_rows)
 
@@ -326,7 +336,7 @@ class Trainer:
 
     def _finish(self, stopped: str, resumed_from: int | None, ckpt: Path) -> TrainResult:
         log = _read_jsonl(self.out_dir / "log.jsonl")
-        train = [(e["step"], e["loss"]) for e in log]
+        train = [(e["step"], e["loss"]) for e in log if "loss" in e]
         evals = [(e["step"], e["eval_loss"]) for e in log if e.get("eval_loss") is not None]
         if self.eval_rows and (not evals or evals[-1][0] != self.step):
             final_eval = self.evaluate()

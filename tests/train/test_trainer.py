@@ -62,6 +62,7 @@ def test_gradient_accumulation_weighs_every_target_token_alike(tmp_path: Path) -
     accum.run()
     rows = synthetic_rows(20, 0)[:2]
     total = sum(r.loss_tokens for r in rows)
+    manual.objective.set_training(True)  # the same dropout draws, from the same seeded generator
     loss = manual.objective.loss(rows[0], 1 / total) + manual.objective.loss(rows[1], 1 / total)
     loss.backward()
     manual.optimizer.step()

@@ -11,6 +11,7 @@ import numpy as np
 
 from psionic.array import Tensor
 from psionic.data.packing import PackedRow
+from psionic.nn import tensor_ops as T
 from psionic.nn.gpt import GPT, GPTConfig
 from psionic.train.objective import CausalLMObjective
 from psionic.train.trainer import Budget, TrainConfig, Trainer
@@ -32,7 +33,13 @@ def synthetic_rows(n: int, seed: int) -> list[PackedRow]:
 
 def make_trainer(out: str, steps: int, **overrides) -> Trainer:  # type: ignore[no-untyped-def]
     model = GPT(GPTConfig(vocab_size=VOCAB, n_layers=2, d_model=48, n_heads=2, seq_len=LENGTH), seed=0)
-    objective = CausalLMObjective(model, lambda ids, pos: model(Tensor(ids[None], dtype="i64"))[0][pos])
+    model.rng = np.random.default_rng(7)  # dropout on the logits: resume must restore its state too
+
+    def logits_at(ids: np.ndarray, pos: np.ndarray) -> Tensor:
+        logits = model(Tensor(ids[None], dtype="i64"))[0][pos]
+        return T.dropout(logits, 0.1, model.rng) if model.training else logits
+
+    objective = CausalLMObjective(model, logits_at)
     settings = dict(budget=Budget(steps=steps), lr=3e-3, warmup=2, grad_accum=2, clip_norm=1.0,
                     checkpoint_every=1, eval_every=4, param_digest_every=1, progress=False, plot=False)
     settings.update(overrides)
