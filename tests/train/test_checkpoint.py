@@ -122,3 +122,25 @@ def test_temporary_folders_are_never_taken_for_checkpoints(tmp_path: Path) -> No
     make_trainer(str(tmp_path), 2).run()
     (tmp_path / "checkpoints" / ".tmp-step-00000009-abc").mkdir()
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")][0] == "step-00000002"
+
+
+def test_shards_pointer_and_round_trip(tmp_path: Path) -> None:
+    from psionic.train.checkpoint import Checkpoint, save_checkpoint
+
+    rng = np.random.default_rng(0)
+    params = {f"w{i}": rng.standard_normal((64, 64)).astype(np.float32) for i in range(5)}
+    buffers = {name: {"exp_avg": np.zeros_like(v), "exp_avg_sq": np.ones_like(v)} for name, v in params.items()}
+    state = np.random.default_rng(3).bit_generator.state
+    ckpt = Checkpoint(step=7, params=params, optimizer={"steps": 7, "hyper": {"lr": 0.1}, "buffers": buffers},
+                      rng={"trainer": state, "objective": {}}, data={"epoch": 1, "index": 2},
+                      trainer={"tokens": 99})
+    folder = save_checkpoint(tmp_path, ckpt, shard_bytes=40_000)
+    shards = sorted(p.name for p in folder.glob("params-*.safetensors"))
+    assert shards == [f"params-{i:05d}.safetensors" for i in range(3)]  # 16 KiB tensors, two per shard
+    back = read_checkpoint(folder)
+    assert json.loads((tmp_path / "latest").read_text()) == {"checkpoint": folder.name, "digest": back.digest}
+    assert back.step == 7 and back.data == {"epoch": 1, "index": 2} and back.trainer == {"tokens": 99}
+    assert back.rng["trainer"] == state  # 128-bit generator state, exact
+    for name in params:
+        assert back.params[name].tobytes() == params[name].tobytes()
+        assert back.optimizer["buffers"][name]["exp_avg_sq"].tobytes() == buffers[name]["exp_avg_sq"].tobytes()
