@@ -305,6 +305,8 @@ class Trainer:
         else:
             for name in ("log.jsonl", "receipts.jsonl"):
                 (self.out_dir / name).unlink(missing_ok=True)
+        if self.step == 0 and cfg.eval_every and self.eval_rows:
+            self._append("log.jsonl", {"step": 0, "eval_loss": self.evaluate()})  # the starting point
         bar = None
         if cfg.progress:
             from tqdm import tqdm

@@ -32,7 +32,7 @@ def test_a_run_logs_receipts_evals_and_a_plot(tmp_path: Path) -> None:
         assert (r["params"] is not None) == (r["step"] % 3 == 0)
         assert r["data"].startswith("sha256:") and r["grad_norm"] > 0
     assert receipts[-1]["params"] is None and receipts[5]["params"] != receipts[2]["params"]
-    assert [s for s, _ in result.eval_losses] == [4, 8]
+    assert [s for s, _ in result.eval_losses] == [0, 4, 8]
     assert result.plot is not None and result.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((tmp_path / "run.json").read_text())
     assert summary["param_digest"] == result.param_digest and summary["checkpoint"].endswith("step-00000008")
