@@ -103,7 +103,8 @@ def adapter_tensors(model: Any) -> dict[str, np.ndarray]:
 
 def save_adapter(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     """Write the adapters as safetensors (configuration in the metadata); returns the file digest."""
-    metadata = {"format": "psionic.lora.v1", "config": json.dumps(meta, sort_keys=True)}
+    # One metadata key: safetensors writes a map's keys in no fixed order, and the digest is of the bytes.
+    metadata = {"psionic.lora.v1": json.dumps(meta, sort_keys=True)}
     atomic_write_bytes(path, st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata))
     return digest_file(path)
 
