@@ -31,6 +31,7 @@ def test_scoring() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about 7 minutes on 2 shared cores, within the demonstration's 10
 def test_lora_demo_improves_the_held_out_metric(tmp_path: Path) -> None:
     from psionic.train.demo import run_demo
 
