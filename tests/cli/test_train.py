@@ -51,3 +51,16 @@ def test_bad_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "malformed_dataset" in err[0] and "bad.jsonl:2:" in err[0]
+
+
+def test_a_manifest_whose_data_changed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _data(tmp_path / "sums.jsonl")
+    manifest = tmp_path / "sums.manifest.json"
+    assert main(["data", "manifest", str(data), "-o", str(manifest)]) == 0
+    with data.open("a") as f:
+        f.write(json.dumps({"prompt": "Q: 9 plus 9?\nA:", "completion": " 18"}) + "\n")
+    capsys.readouterr()
+    assert main(["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(manifest),
+                 "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dataset_digest_mismatch: sums.jsonl" in err[0]
