@@ -75,15 +75,16 @@ def torch_stepper(loaded: Any, config: Any, adapters: list[Any], ids: np.ndarray
     from psionic.models.peers.hf_llama import hf_llama
 
     twin = hf_llama(loaded)
-    model = peft.get_peft_model(twin, peft.LoraConfig(
+    model: Any = peft.get_peft_model(twin, peft.LoraConfig(
         r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
         target_modules=list(config.targets), task_type="CAUSAL_LM"))
     # Start from our A (B is zero on both sides), so the two runs take the same steps.
     ours = iter(adapters)
+    layers: Any = model.base_model.model.model.layers
     with torch.no_grad():
         for layer in range(loaded.config.n_layers):
             for target in config.targets:
-                module = model.base_model.model.model.layers[layer]
+                module = layers[layer]
                 lora = getattr(getattr(module, "self_attn" if target[0] in "qkvo" else "mlp"), target)
                 lora.lora_A["default"].weight.copy_(torch.from_numpy(np.array(next(ours).lora_a.data)))
     model.train()
