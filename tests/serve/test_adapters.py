@@ -192,3 +192,20 @@ def test_bad_adapter_names_and_paths(setup, tmp_path: Path) -> None:  # type: ig
         build(type(config)(**{**fields, "adapters": (("x", str(tmp_path / "missing")),)}))
     with pytest.raises(InvalidInput, match="unique"):
         build(type(config)(**{**fields, "adapters": (("x", str(dirs["qv"])), ("x", str(dirs["all"])))}))
+
+
+@pytest.mark.slow
+def test_smollm2_mixed_adapter_batch_matches_each_alone(tmp_path: Path) -> None:
+    loaded = load_model("smollm2-135m-instruct")
+    keys: list[str | None] = [None]
+    for seed, config in ((1, AdapterConfig(rank=8, targets=("q_proj", "v_proj"))),
+                         (2, AdapterConfig(rank=4, targets=ALL_TARGETS))):
+        adapter = random_adapter(loaded.config, config, seed, std=0.2)
+        keys.append(install_adapter(loaded, save_peft(adapter, tmp_path / str(seed), loaded.config)).digest)
+    jobs = [(p, keys[i % 3]) for i, p in enumerate(PROMPTS)]
+    batched = run(loaded, jobs, 0.7)
+    assert max(v["batch"] for v in batched.values()) == len(jobs)
+    for i, job in enumerate(jobs):
+        assert run(loaded, [job], 0.7, seeds=[7 + i])["r0"]["tokens"] == batched[f"r{i}"]["tokens"], job
+    outputs = [run(loaded, [(PROMPTS[0], k)], 0.0)["r0"]["tokens"] for k in keys]
+    assert outputs[0] != outputs[1] and outputs[0] != outputs[2]
