@@ -23,10 +23,12 @@ from .synthetic import VOCAB, hf_model, write_family_gguf
 pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module")
-def gguf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bank") / "llama.gguf"
-    write_family_gguf(path, "llama", hf_model("llama", 2, None), quant="q8_0")
+@pytest.fixture(scope="module", params=["llama", "gemma3"])
+def gguf_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    family = request.param
+    path = tmp_path_factory.mktemp("bank") / f"{family}.gguf"
+    layers, window = (2, None) if family == "llama" else (6, 8)
+    write_family_gguf(path, family, hf_model(family, layers, window), quant="q8_0")
     return path
 
 
