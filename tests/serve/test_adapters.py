@@ -164,6 +164,12 @@ def test_http_adapters_listing_selection_errors_and_verify(setup, tmp_path: Path
         bundle.write_text(json.dumps(body))
         assert main(["verify", str(bundle)]) == 0
 
+        responded = httpx.post(running.base_url + "/v1/responses", timeout=60, json={
+            "model": f"{base}:qv", "input": "Hello", "max_output_tokens": 4, "temperature": 0})
+        assert responded.status_code == 200, responded.text
+        assert responded.json()["model"] == f"{base}:qv"
+        assert responded.json()["psionic"]["receipt"]["artifacts"]["adapter"] == refs["qv"].digest
+
         missing = complete(f"{base}:nope")
         assert missing.status_code == 404
         error = missing.json()["error"]
