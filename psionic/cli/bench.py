@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from psionic.cli.bench_train import register_train
 
     register_train(kinds)
+    from psionic.cli.bench_lora import register_lora
+
+    register_lora(kinds)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", help="the prompt text (a user message unless --raw)")
     src.add_argument("--messages", help="chat messages as a JSON list, or @FILE")
+    p.add_argument("--adapter", metavar="DIR", help="generate with this LoRA adapter (PEFT layout)")
     p.add_argument("--raw", action="store_true", help="use the prompt as is, without the chat template")
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--temperature", type=float, default=0.0)
@@ -114,7 +115,12 @@ def run(args: argparse.Namespace) -> int:
         prompt = loaded.render_chat([{"role": "user", "content": args.prompt}])
     # A rendered template already carries its special tokens; BOS follows the file's rule.
     prompt_tokens = loaded.tokenizer.encode(prompt, add_special=True)
-    gen = Generation(loaded, prompt_tokens, params)
+    adapter = None
+    if args.adapter:
+        from psionic.models.lora_bank import install_adapter
+
+        adapter = install_adapter(loaded, args.adapter)
+    gen = Generation(loaded, prompt_tokens, params, adapter=adapter)
     for event in gen:
         if not args.json:
             sys.stdout.write(event.text)
@@ -129,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "model": loaded.name,
+            "adapter": adapter.to_dict() if adapter else None,
             "prompt_tokens": result.prompt_tokens,
             "tokens": result.tokens,
             "text": result.text,

@@ -9,6 +9,8 @@ import os
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the OpenAI-compatible server")
     p.add_argument("-m", "--model", action="append", help="catalog name or .gguf path (repeatable); default: smollm2-135m-instruct")
+    p.add_argument("--adapter", action="append", default=[], metavar="NAME=PATH",
+                   help="serve a PEFT-layout LoRA adapter on the first model as '<model>:NAME' (repeatable)")
     p.add_argument("--embeddings", action="append", help="embeddings model (repeatable); 'none' to serve none; default: all-minilm-l6-v2")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -23,6 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def parse_adapter(spec: str) -> tuple[str, str]:
+    """``NAME=PATH`` -> (name, path), or a typed error naming what is wrong."""
+    from psionic.core.errors import InvalidInput
+
+    name, sep, path = spec.partition("=")
+    if not sep or not name.strip() or not path.strip() or ":" in name:
+        raise InvalidInput(f"--adapter takes NAME=PATH with a name without ':', got {spec!r}", param="adapter")
+    return name.strip(), path.strip()
+
+
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
@@ -33,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from psionic.serve.scheduler import SchedulerConfig
     from psionic.serve.server import ServerConfig, build
 
+    adapters = tuple(parse_adapter(spec) for spec in args.adapter)
     embeddings = tuple(e for e in (args.embeddings or ["all-minilm-l6-v2"]) if e != "none")
     config = ServerConfig(
         models=tuple(args.model or ["smollm2-135m-instruct"]),
@@ -48,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         ),
         warmup=not args.no_warmup,
+        adapters=adapters,
     )
     app, registry = build(config)
     try:

@@ -2,8 +2,10 @@
 
 ``psionic train lora --model M --data FILE`` trains an adapter on a JSONL chat
 or completion dataset (or a dataset manifest), shows progress, and ends with
-the adapter's path and digest. ``--resume`` continues from the newest intact
-checkpoint in ``--out``. ``psionic train demo`` runs the JSON-shape
+the adapter's folder (PEFT layout: ``adapter_config.json``,
+``adapter_model.safetensors``) and its digest, which ``psionic serve
+--adapter NAME=DIR`` and ``psionic generate --adapter DIR`` take as they are.
+``--resume`` continues from the newest intact checkpoint in ``--out``. ``psionic train demo`` runs the JSON-shape
 demonstration on SmolLM2 and prints the held-out metric before and after.
 """
 
@@ -34,8 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lo.add_argument("--steps", type=int, default=100, metavar="N", help="optimizer steps (default 100)")
     lo.add_argument("--rank", type=int, default=8, metavar="R", help="LoRA rank (default 8)")
     lo.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (default 16)")
+    lo.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout in training (default 0)")
     lo.add_argument("--targets", type=_targets, default=("q_proj", "v_proj"), metavar="A,B",
-                    help="attention projections to adapt (default q_proj,v_proj)")
+                    help="projections to adapt: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj "
+                         "(default q_proj,v_proj)")
     lo.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine schedule)")
     lo.add_argument("--row-length", type=int, default=256, metavar="T", help="packed row length")
     lo.add_argument("--grad-accum", type=int, default=1, metavar="K", help="rows per optimizer step")
@@ -65,7 +69,7 @@ def lora(args: argparse.Namespace) -> int:
         raise InvalidInput("--steps and --rank must be at least 1")
     run = LoRARun(
         model=args.model, data=args.data, out=args.out, steps=args.steps, rank=args.rank,
-        alpha=args.alpha, targets=args.targets, lr=args.lr, row_length=args.row_length,
+        alpha=args.alpha, dropout=args.dropout, targets=args.targets, lr=args.lr, row_length=args.row_length,
         grad_accum=args.grad_accum, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, progress=not args.no_progress,
     )

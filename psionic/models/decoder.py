@@ -14,6 +14,7 @@ rows; only attention runs per segment, against that segment's own cache.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -81,11 +82,31 @@ class KVStore(Protocol):
 
 @dataclass(slots=True)
 class Segment:
-    """``length`` new tokens of one sequence whose cache already holds ``start`` tokens."""
+    """``length`` new tokens of one sequence whose cache already holds ``start`` tokens.
+
+    ``adapter`` names a LoRA adapter installed in the model (see ``lora_bank``) that
+    this sequence runs with; None runs the base weights.
+    """
 
     kv: KVStore
     start: int
     length: int
+    adapter: str | None = None
+
+
+# The rows of the running flat batch that use an adapter, as (adapter, first row, end row)
+# per segment; set by ``DecoderModel.forward`` for the adapted projections to read, so
+# sequences with different adapters (or none) share every matmul of one forward.
+BATCH_ADAPTERS: ContextVar[tuple[tuple[str, int, int], ...]] = ContextVar("batch_adapters", default=())
+
+
+def adapter_rows(segments: Sequence[Segment]) -> tuple[tuple[str, int, int], ...]:
+    rows, row = [], 0
+    for seg in segments:
+        if seg.adapter is not None:
+            rows.append((seg.adapter, row, row + seg.length))
+        row += seg.length
+    return tuple(rows)
 
 
 @dataclass(slots=True)
@@ -223,8 +244,12 @@ class DecoderModel(Module):
         x = self.embed_tokens(ids)
         if self.config.embed_scale is not None:
             x = x * np.float32(self.config.embed_scale)
-        for block in self.layers:
-            x = block(x, positions, segments)
+        token = BATCH_ADAPTERS.set(adapter_rows(segments))
+        try:
+            for block in self.layers:
+                x = block(x, positions, segments)
+        finally:
+            BATCH_ADAPTERS.reset(token)
         if logit_rows is None:
             logit_rows = np.cumsum([s.length for s in segments]) - 1
         logits = self.lm_head(self.norm(x[logit_rows]))

@@ -28,6 +28,7 @@ from psionic.models.decoder import Segment
 from psionic.models.guide import guide_for
 from psionic.models.kv_cache import KVCache
 from psionic.models.loader import LoadedModel, load_model
+from psionic.models.lora_bank import AdapterBank, AdapterRef, install_adapter
 from psionic.models.sampling import Sampler, SamplingParams, logprobs
 from psionic.models.stop_strings import StopStrings
 
@@ -53,6 +54,7 @@ class GenerationResult:
     text: str = ""
     finish_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    adapter: AdapterRef | None = None  # the LoRA adapter it ran with
 
     def output_record(self) -> dict[str, Any]:
         """The part of the result that the receipt's output digest covers."""
@@ -68,7 +70,10 @@ class Generation:
         prompt_tokens: list[int],
         params: SamplingParams,
         top_logprobs: int | None = None,
+        adapter: AdapterRef | None = None,
     ) -> None:
+        if adapter is not None:
+            AdapterBank.of(loaded.model).require(adapter.digest)
         if not prompt_tokens:
             raise InvalidInput("the prompt is empty: at least one token is needed", param="prompt")
         window = loaded.config.context_length
@@ -85,12 +90,13 @@ class Generation:
         self.params = self.sampler.params  # with its seed fixed
         self.top_logprobs = top_logprobs
         self.budget = min(self.params.max_tokens, window - len(prompt_tokens))
-        self.result = GenerationResult(list(prompt_tokens), self.params)
+        self.result = GenerationResult(list(prompt_tokens), self.params, adapter=adapter)
+        self.adapter_key = adapter.digest if adapter is not None else None
         cfg = loaded.config
         self.kv = KVCache(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim, len(prompt_tokens) + self.budget)
 
     def _forward(self, ids: list[int], start: int) -> np.ndarray:
-        segment = Segment(self.kv, start, len(ids))
+        segment = Segment(self.kv, start, len(ids), self.adapter_key)
         return self.loaded.model(np.asarray(ids), [segment])[0]
 
     def prefill(self) -> np.ndarray:
@@ -157,8 +163,9 @@ class Generation:
         return self.result
 
 
-def generate(loaded: LoadedModel, prompt_tokens: list[int], params: SamplingParams) -> GenerationResult:
-    return Generation(loaded, prompt_tokens, params).run()
+def generate(loaded: LoadedModel, prompt_tokens: list[int], params: SamplingParams,
+             adapter: AdapterRef | None = None) -> GenerationResult:
+    return Generation(loaded, prompt_tokens, params, adapter=adapter).run()
 
 
 # --- receipts and replay --------------------------------------------------------
@@ -167,7 +174,7 @@ def generate(loaded: LoadedModel, prompt_tokens: list[int], params: SamplingPara
 def replay_request(loaded: LoadedModel, result: GenerationResult) -> dict[str, Any]:
     """What a verifier needs to run the same generation again."""
     return {
-        "model": model_reference(loaded),
+        "model": model_reference(loaded, result.adapter),
         "prompt_tokens": result.prompt_tokens,
         "sampling": result.params.to_dict(),
     }
@@ -181,7 +188,7 @@ def receipt_for(
         request=replay_request(loaded, result),
         output=result.output_record(),
         manifest_digest=manifest.digest,
-        artifacts=loaded.artifacts(),
+        artifacts=artifacts(loaded, result.adapter),
         sampling=result.params.to_dict(),
         seed=result.params.seed,
         timings={k: round(v, 6) for k, v in result.timings.items()},
@@ -205,15 +212,45 @@ def params_from_dict(data: dict[str, Any]) -> SamplingParams:
     return SamplingParams(**fields)
 
 
-def model_reference(loaded: LoadedModel) -> dict[str, str]:
-    """How a verifier finds the model again: catalog name, the path it was read from, its digest."""
-    return {"name": loaded.name, "path": str(loaded.path), "digest": loaded.model_digest}
+def model_reference(loaded: LoadedModel, adapter: AdapterRef | None = None) -> dict[str, Any]:
+    """How a verifier finds the model again: catalog name, the path it was read from, its digest,
+    and the LoRA adapter it ran with (name, path, digest), if any."""
+    reference: dict[str, Any] = {"name": loaded.name, "path": str(loaded.path), "digest": loaded.model_digest}
+    if adapter is not None:
+        reference["adapter"] = adapter.to_dict()
+    return reference
+
+
+def artifacts(loaded: LoadedModel, adapter: AdapterRef | None = None) -> dict[str, str]:
+    """The artifact digests a receipt binds: model, tokenizer and adapter."""
+    found = loaded.artifacts()
+    if adapter is not None:
+        found["adapter"] = adapter.digest
+    return found
+
+
+def adapter_for_replay(loaded: LoadedModel, reference: dict[str, Any]) -> AdapterRef | None:
+    """Install the adapter a receipt names (from its recorded path), checked by digest."""
+    spec = reference.get("adapter")
+    if spec is None:
+        return None
+    try:
+        ref = install_adapter(loaded, spec["path"], spec.get("name"))
+    except PsionicError as exc:
+        raise ReplayMismatch(f"the receipt's adapter {spec.get('name')!r} cannot be loaded: {exc.message}",
+                             field="adapter") from None
+    if ref.digest != spec["digest"]:
+        raise ReplayMismatch(
+            f"adapter at {spec['path']} has digest {ref.digest}; the receipt names {spec['digest']}",
+            field="adapter",
+        )
+    return AdapterRef(spec.get("name", ref.name), spec["path"], ref.digest)
 
 
 _replay_models: dict[str, LoadedModel] = {}
 
 
-def load_for_replay(reference: dict[str, str]) -> LoadedModel:
+def load_for_replay(reference: dict[str, Any]) -> LoadedModel:
     """The model a receipt names, found by catalog name or path, checked by digest."""
     digest = reference["digest"]
     if digest in _replay_models:
@@ -249,9 +286,11 @@ def compare_outputs(expected: dict[str, Any], result: GenerationResult, label: s
 def replay_generation(bundle: ProofBundle) -> str:
     request = bundle.replay["request"]
     loaded = load_for_replay(request["model"])
-    result = generate(loaded, list(request["prompt_tokens"]), params_from_dict(request["sampling"]))
+    adapter = adapter_for_replay(loaded, request["model"])
+    result = generate(loaded, list(request["prompt_tokens"]), params_from_dict(request["sampling"]), adapter)
     compare_outputs(bundle.replay["output"], result)
-    return f"verified: replayed {len(result.tokens)} tokens on {loaded.name}, identical"
+    with_adapter = f" with adapter {adapter.name}" if adapter else ""
+    return f"verified: replayed {len(result.tokens)} tokens on {loaded.name}{with_adapter}, identical"
 
 
 register_replayer(RECEIPT_KIND, replay_generation)

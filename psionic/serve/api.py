@@ -139,7 +139,7 @@ def create_app(
 
     @app.get("/v1/models")
     async def models() -> Response:
-        data = [served.describe() for served in registry.generators.values()]
+        data = [entry for served in registry.generators.values() for entry in served.listing()]
         for name, model in registry.embedders.items():
             data.append({
                 "id": name, "object": "model", "created": 0, "owned_by": "psionic",

@@ -24,6 +24,7 @@ from psionic.models.constraints import ConstraintDeadEnd
 from psionic.models.decoder import Segment
 from psionic.models.guide import guide_for
 from psionic.models.loader import LoadedModel
+from psionic.models.lora_bank import AdapterBank
 from psionic.models.sampling import Sampler, SamplingParams, logprobs
 from psionic.models.stop_strings import StopStrings
 from psionic.serve.block_pool import BlockPool
@@ -50,7 +51,7 @@ class StepStats:
 
 
 class Engine:
-    def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None, adapter: str = "") -> None:
+    def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         self.loaded = loaded
         self.config = config or EngineConfig()
         cfg = loaded.config
@@ -58,7 +59,6 @@ class Engine:
         self.pool = BlockPool(num_blocks, self.config.block_size)
         self.kv = KVPool(cfg.n_layers, num_blocks, self.config.block_size, cfg.n_kv_heads, cfg.head_dim)
         self.scheduler = Scheduler(self.pool, self.config.scheduler)
-        self.namespace = f"{loaded.model_digest}|{adapter}".encode()
         self.requests: dict[str, EngineRequest] = {}
         self.stats = StepStats()
         window = cfg.context_length
@@ -74,10 +74,17 @@ class Engine:
         params: SamplingParams,
         on_output: Callable[[TokenOutput], None],
         top_logprobs: int | None = None,
+        adapter: str | None = None,
     ) -> EngineRequest:
-        """Validate and queue a request; raises a typed error instead of queueing a bad one."""
+        """Validate and queue a request; raises a typed error instead of queueing a bad one.
+
+        ``adapter`` is the key (digest) of a LoRA adapter installed in the model's
+        ``AdapterBank``; the request runs with it, batched with requests of any other.
+        """
         if request_id in self.requests:
             raise InvalidInput(f"request id {request_id!r} is already in flight")
+        if adapter is not None:
+            AdapterBank.of(self.loaded.model).require(adapter)
         self.validate(prompt_tokens, params)
         tok = self.loaded.tokenizer
         vocab = self.loaded.config.vocab_size
@@ -89,7 +96,8 @@ class Engine:
             params=sampler.params,
             sampler=sampler,
             budget=params.max_tokens,
-            namespace=self.namespace,
+            namespace=self.namespace(adapter),
+            adapter=adapter,
             on_output=on_output,
             top_logprobs=top_logprobs,
             detok=tok.incremental_decoder(),
@@ -98,6 +106,10 @@ class Engine:
         self.requests[request_id] = request
         self.scheduler.add(request)
         return request
+
+    def namespace(self, adapter: str | None) -> bytes:
+        """The prefix-cache namespace: cached blocks are shared only under one model and adapter."""
+        return f"{self.loaded.model_digest}|{adapter or ''}".encode()
 
     def validate(self, prompt_tokens: list[int], params: SamplingParams, pending: int = 0) -> None:
         """Raise the typed error a request would meet, without changing any state."""
@@ -152,7 +164,8 @@ class Engine:
         if not plan:
             return 0
         ids = np.concatenate([np.asarray(c.request.token_at(c.start, c.length)) for c in plan])
-        segments = [Segment(PagedKV(self.kv, c.request.block_ids), c.start, c.length) for c in plan]
+        segments = [Segment(PagedKV(self.kv, c.request.block_ids), c.start, c.length, c.request.adapter)
+                    for c in plan]
         ends = np.cumsum([c.length for c in plan]) - 1
         sampling = [i for i, c in enumerate(plan) if c.samples]
         logits = self.loaded.model(ids, segments, logit_rows=ends[sampling]) if sampling else None

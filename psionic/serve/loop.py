@@ -45,6 +45,7 @@ class EngineLoop:
         params: SamplingParams,
         on_output: Callable[[TokenOutput], None],
         top_logprobs: int | None = None,
+        adapter: str | None = None,
     ) -> None:
         """Validate now (raises typed errors), then queue for the engine thread."""
         with self.lock:
@@ -56,7 +57,7 @@ class EngineLoop:
             with self.lock:
                 self.pending -= 1
             try:
-                self.engine.add_request(request_id, prompt_tokens, params, on_output, top_logprobs)
+                self.engine.add_request(request_id, prompt_tokens, params, on_output, top_logprobs, adapter)
             except Exception as exc:  # noqa: BLE001 - delivered to the request, not lost
                 on_output(TokenOutput(request_id, None, "", finish_reason="error", error=exc))
 

@@ -16,6 +16,8 @@ from typing import Any
 from psionic.core.manifest import RuntimeManifest
 from psionic.core.receipts import ExecutionReceipt, ProofBundle, register_replayer
 from psionic.models.generate import (
+    adapter_for_replay,
+    artifacts,
     compare_outputs,
     generate,
     load_for_replay,
@@ -23,6 +25,7 @@ from psionic.models.generate import (
     params_from_dict,
 )
 from psionic.models.loader import LoadedModel
+from psionic.models.lora_bank import AdapterRef
 from psionic.models.sampling import SamplingParams
 
 RECEIPT_KIND = "completion"
@@ -50,10 +53,11 @@ def build_receipt(
     prompt_tokens: list[int],
     choices: list[ChoiceRecord],
     manifest: RuntimeManifest,
+    adapter: AdapterRef | None = None,
 ) -> ProofBundle:
     request = {
         "endpoint": endpoint,
-        "model": model_reference(loaded),
+        "model": model_reference(loaded, adapter),
         "prompt_tokens": prompt_tokens,
         "choices": [c.params.to_dict() for c in choices],
     }
@@ -65,7 +69,7 @@ def build_receipt(
         request=request,
         output=output,
         manifest_digest=manifest.digest,
-        artifacts=loaded.artifacts(),
+        artifacts=artifacts(loaded, adapter),
         sampling=choices[0].params.to_dict(),
         seed=choices[0].params.seed,
         timings={
@@ -85,14 +89,16 @@ def build_receipt(
 def replay_completion(bundle: ProofBundle) -> str:
     request = bundle.replay["request"]
     loaded = load_for_replay(request["model"])
+    adapter = adapter_for_replay(loaded, request["model"])
     expected = bundle.replay["output"]["choices"]
     for index, (params, want) in enumerate(zip(request["choices"], expected, strict=True)):
         if want["finish_reason"] not in ("stop", "length"):
             raise_unreplayable(index, want["finish_reason"])
-        result = generate(loaded, list(request["prompt_tokens"]), params_from_dict(params))
+        result = generate(loaded, list(request["prompt_tokens"]), params_from_dict(params), adapter)
         compare_outputs(want, result, label=f"choice {index}: ")
     total = sum(len(c["tokens"]) for c in expected)
-    return f"verified: replayed {len(expected)} choice(s), {total} tokens on {loaded.name}, identical"
+    with_adapter = f" with adapter {adapter.name}" if adapter else ""
+    return f"verified: replayed {len(expected)} choice(s), {total} tokens on {loaded.name}{with_adapter}, identical"
 
 
 def raise_unreplayable(index: int, reason: str) -> None:

@@ -43,6 +43,7 @@ class EngineRequest:
     namespace: bytes  # prefix-cache namespace: model digest and adapter
     on_output: Callable[[TokenOutput], None]
     top_logprobs: int | None = None
+    adapter: str | None = None  # key (digest) of the LoRA adapter it runs with
     output_tokens: list[int] = field(default_factory=list)
     num_computed_tokens: int = 0
     block_ids: list[int] = field(default_factory=list)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from psionic.core.errors import ModelNotFound
+from psionic.core.errors import InvalidInput, ModelNotFound
 from psionic.models.loader import LoadedModel
+from psionic.models.lora_bank import AdapterRef, install_adapter
 from psionic.models.sampling import SamplingParams
 from psionic.serve.engine import Engine, EngineConfig
 from psionic.serve.loop import EngineLoop
@@ -49,15 +51,25 @@ class GenerationHandle:
         self.open.clear()
 
 
+ADAPTER_SEPARATOR = ":"
+
+
 @dataclass
 class ServedModel:
-    """A chat/completions model on its engine (mutable: holds the running engine loop)."""
+    """A chat/completions model on its engine (mutable: holds the running engine loop).
+
+    ``adapters`` are the LoRA adapters served on it, by name; a request for
+    ``"<name>:<adapter>"`` gets a view of this model (the same engine) whose
+    ``adapter`` is set, so its requests batch with every other on the engine.
+    """
 
     name: str
     loaded: LoadedModel
     engine: Engine
     loop: EngineLoop
     capabilities: tuple[str, ...] = field(default=())
+    adapters: dict[str, AdapterRef] = field(default_factory=dict)
+    adapter: AdapterRef | None = None
 
     @classmethod
     def start(cls, name: str, loaded: LoadedModel, config: EngineConfig) -> ServedModel:
@@ -72,9 +84,42 @@ class ServedModel:
         handle = GenerationHandle(self, len(params))
         for index, choice_params in enumerate(params):
             self.loop.submit(
-                handle.request_ids[index], prompt_tokens, choice_params, handle.callback(index), top_logprobs
+                handle.request_ids[index], prompt_tokens, choice_params, handle.callback(index), top_logprobs,
+                self.adapter.digest if self.adapter is not None else None,
             )
         return handle
+
+    def add_adapter(self, name: str, path: str) -> AdapterRef:
+        """Load a PEFT-layout adapter from ``path`` and serve it as ``<model>:<name>``."""
+        if not name or ADAPTER_SEPARATOR in name or name in self.adapters:
+            raise InvalidInput(
+                f"adapter name {name!r} must be non-empty, unique and without {ADAPTER_SEPARATOR!r}",
+                param="adapter",
+            )
+        ref = install_adapter(self.loaded, path, name)
+        self.adapters[name] = ref
+        return ref
+
+    def with_adapter(self, name: str) -> ServedModel:
+        """This model as seen by requests for ``<model>:<name>``."""
+        ref = self.adapters.get(name)
+        if ref is None:
+            raise ModelNotFound(
+                f"model {self.name + ADAPTER_SEPARATOR + name!r} is not served here: no adapter {name!r} on "
+                f"{self.name!r}; adapters: {sorted(self.adapters)}",
+                param="model",
+            )
+        return dataclasses.replace(self, name=f"{self.name}{ADAPTER_SEPARATOR}{name}", adapter=ref)
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The /v1/models entries: the model, then one per adapter."""
+        entries = [self.describe()]
+        for name in sorted(self.adapters):
+            view = self.with_adapter(name)
+            entry = view.describe()
+            entry["parent"] = self.name
+            entries.append(entry)
+        return entries
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -87,6 +132,8 @@ class ServedModel:
                 "family": self.loaded.architecture,
                 "context_length": self.loaded.config.context_length,
                 "model_digest": self.loaded.model_digest,
+                **({"adapter": self.adapter.to_dict(), "adapter_digest": self.adapter.digest}
+                   if self.adapter is not None else {"adapters": sorted(self.adapters)}),
             },
         }
 
@@ -105,6 +152,10 @@ class ModelRegistry:
         self.embedders[name] = model
 
     def generator(self, name: str) -> ServedModel:
+        """The served model ``name``, or ``"<model>:<adapter>"``: that model with one of its adapters."""
+        base, sep, adapter = name.partition(ADAPTER_SEPARATOR)
+        if sep and base in self.generators and name not in self.generators:
+            return self.generators[base].with_adapter(adapter)
         try:
             return self.generators[name]
         except KeyError:

@@ -20,7 +20,7 @@ from psionic.serve.api import create_app
 from psionic.serve.engine import EngineConfig
 from psionic.serve.metrics import Metrics
 from psionic.serve.response_store import ResponseStore
-from psionic.serve.served import ModelRegistry, ServedModel
+from psionic.serve.served import ADAPTER_SEPARATOR, ModelRegistry, ServedModel
 from psionic.serve.serving_completions import CompletionService
 from psionic.serve.serving_embeddings import EmbeddingService
 from psionic.serve.serving_responses import ResponsesService
@@ -35,6 +35,7 @@ class ServerConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     warmup: bool = True
     store_path: Path | None = None  # default: $PSIONIC_HOME/responses.sqlite3
+    adapters: tuple[tuple[str, str], ...] = ()  # (name, PEFT adapter directory), on the first model
 
 
 def log(message: str) -> None:
@@ -59,10 +60,13 @@ def warm_up(served: ServedModel) -> None:
 def build(config: ServerConfig) -> tuple[FastAPI, ModelRegistry]:
     started = time.monotonic()
     registry = ModelRegistry()
-    for ref in config.models:
+    for index, ref in enumerate(config.models):
         loaded = load_model(ref, progress=True)
         served = ServedModel.start(loaded.name, loaded, config.engine)
         registry.add(served)
+        for name, path in config.adapters if index == 0 else ():
+            adapter = served.add_adapter(name, path)
+            log(f"{served.name}{ADAPTER_SEPARATOR}{name}: LoRA adapter {adapter.digest[:19]}... from {path}")
         if config.warmup:
             warm_up(served)
         log(f"{served.name}: {', '.join(served.capabilities)}; KV pool {served.engine.kv.nbytes / 2**20:.0f} MiB")

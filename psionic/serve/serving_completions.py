@@ -320,7 +320,8 @@ class CompletionService:
     def finish(self, prepared: Prepared, records: list[ChoiceRecord]) -> dict[str, Any]:
         """The ``psionic`` object: receipt summary and proof bundle."""
         bundle = build_receipt(
-            prepared.served.loaded, prepared.kind, prepared.prompt_tokens, records, self.manifest
+            prepared.served.loaded, prepared.kind, prepared.prompt_tokens, records, self.manifest,
+            prepared.served.adapter,
         )
         receipt = bundle.receipt.sign(self.signer) if self.signer else bundle.receipt
         bundle = ProofBundle(receipt, bundle.manifest, bundle.replay)
@@ -335,6 +336,7 @@ class CompletionService:
             **extra,
             "receipt_digest": receipt.digest,
             "model_digest": prepared.served.loaded.model_digest,
+            **({"adapter_digest": prepared.served.adapter.digest} if prepared.served.adapter else {}),
             "request_digest": receipt.request_digest,
             "manifest_digest": receipt.manifest_digest,
             "output_digest": receipt.output_digest,

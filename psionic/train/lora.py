@@ -4,9 +4,10 @@
 (``psionic.models.lora``), describes the dataset with a manifest (written to
 the run folder, or read and verified when ``data`` is one), tokenizes it with
 the model's tokenizer and chat template, packs the train split, and runs the
-``Trainer`` on the masked next-token loss. The adapters are saved as
-safetensors with their configuration in the file's metadata; the adapter
-digest is the ``sha256`` of that file.
+``Trainer`` on the masked next-token loss. The adapter is exported in PEFT's
+layout (``adapter_config.json``, ``adapter_model.safetensors``) with
+``psionic.models.lora_peft``; its digest is the adapter's content digest
+(config and every matrix), the one serving receipts carry.
 """
 
 from __future__ import annotations
@@ -16,24 +17,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from safetensors.numpy import save as st_save
 
 from psionic.core.atomic import atomic_write_bytes
-from psionic.core.digest import digest_file
 from psionic.data.manifest import DatasetManifest, build_manifest
 from psionic.data.packing import PackedRow, pack
 from psionic.data.records import Example
 from psionic.data.splits import SplitRule
 from psionic.data.tokenize import Tokenization
 from psionic.models.loader import LoadedModel, load_model
-from psionic.models.lora import attach_lora
+from psionic.models.lora import AdapterConfig, LoRALinear, adapter_from_model, attach_lora
+from psionic.models.lora_peft import save_peft
 from psionic.train.objective import CausalLMObjective, decoder_logits_at
 from psionic.train.trainer import Budget, TrainConfig, Trainer, TrainResult
 
-ADAPTER_FILE = "adapter.safetensors"
+ADAPTER_DIR = "adapter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +41,7 @@ class LoRARun:
     steps: int = 100
     rank: int = 8
     alpha: float = 16.0
+    dropout: float = 0.0
     targets: tuple[str, ...] = ("q_proj", "v_proj")
     lr: float = 1e-3
     warmup: int = 5
@@ -97,44 +95,36 @@ def prepare_data(loaded: LoadedModel, run: LoRARun) -> PreparedData:
     return PreparedData(manifest, tokenization, train_rows, eval_rows, evals)
 
 
-def adapter_tensors(model: Any) -> dict[str, np.ndarray]:
-    return {n: p.data for n, p in model.named_parameters() if p.requires_grad and p.is_float_array}
+def adapter_config(loaded: LoadedModel, run: LoRARun) -> AdapterConfig:
+    return AdapterConfig(rank=run.rank, alpha=run.alpha, dropout=run.dropout, targets=run.targets,
+                         base_model=loaded.name, base_digest=loaded.model_digest)
 
 
-def save_adapter(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
-    """Write the adapters as safetensors (configuration in the metadata); returns the file digest."""
-    # One metadata key: safetensors writes a map's keys in no fixed order, and the digest is of the bytes.
-    metadata = {"psionic.lora.v1": json.dumps(meta, sort_keys=True)}
-    atomic_write_bytes(path, st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata))
-    return digest_file(path)
-
-
-def attach(loaded: LoadedModel, run: LoRARun) -> list[Any]:
-    return attach_lora(loaded.model, rank=run.rank, alpha=run.alpha, targets=run.targets, seed=run.seed)
+def attach(loaded: LoadedModel, run: LoRARun) -> list[LoRALinear]:
+    return attach_lora(loaded.model, seed=run.seed, config=adapter_config(loaded, run))
 
 
 def train_lora(run: LoRARun, resume: bool = False, loaded: LoadedModel | None = None,
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> LoRAResult:
     loaded = loaded or load_model(run.model)
     data = prepare_data(loaded, run)
+    config_record = adapter_config(loaded, run).to_record()
     attach(loaded, run)
-    lora_meta = {"rank": run.rank, "alpha": run.alpha, "targets": list(run.targets), "seed": run.seed,
-                 "base_model": loaded.model_digest, "base_model_name": loaded.name}
     config = TrainConfig(
         budget=Budget(steps=run.steps), lr=run.lr, warmup=run.warmup, grad_accum=run.grad_accum,
         eval_every=run.eval_every, checkpoint_every=run.checkpoint_every, seed=run.seed,
         weight_decay=0.0, progress=run.progress,
     )
     identity = {"model": loaded.model_digest, "dataset": data.manifest.digest,
-                "tokenization": data.tokenization.digest, "lora": lora_meta, "row_length": run.row_length}
+                "tokenization": data.tokenization.digest, "lora": config_record, "seed": run.seed,
+                "row_length": run.row_length}
     trainer = Trainer(CausalLMObjective(loaded.model, decoder_logits_at(loaded.model)), data.train_rows,
                       config, run.out, eval_rows=data.eval_rows, identity=identity, log=log)
     result = trainer.run(resume=resume)
-    adapter = run.out / ADAPTER_FILE
-    digest = save_adapter(adapter, adapter_tensors(loaded.model),
-                          {**lora_meta, "dataset": data.manifest.digest, "step": result.step,
-                           "run": result.run_digest})
-    summary = {"adapter": str(adapter), "adapter_digest": digest, "dataset": data.manifest.digest,
+    adapter = adapter_from_model(loaded.model)
+    folder = save_peft(adapter, run.out / ADAPTER_DIR, loaded.config)
+    summary = {"adapter": str(folder), "adapter_digest": adapter.digest, "dataset": data.manifest.digest,
+               "train_run": result.run_digest, "step": result.step, "param_digest": result.param_digest,
                "run": asdict(run) | {"data": str(run.data), "out": str(run.out)}}
     atomic_write_bytes(run.out / "adapter.json", (json.dumps(summary, indent=2) + "\n").encode())
-    return LoRAResult(result, adapter, digest, data.manifest.digest)
+    return LoRAResult(result, folder, adapter.digest, data.manifest.digest)

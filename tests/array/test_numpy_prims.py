@@ -42,13 +42,19 @@ def test_strided_operands_are_made_blas_ready() -> None:
                                np.matmul(view, view.swapaxes(-1, -2)), rtol=1e-5, atol=1e-5)
 
 
-def test_quantized_transpose_product_splits_and_matches_the_dense_product(two_threads) -> None:  # type: ignore[no-untyped-def]
-    """``g @ W`` for a Q8_0 weight spanning several decode blocks, large enough to split over threads."""
+@pytest.mark.parametrize("cached", [True, False])
+def test_quantized_transpose_product_splits_and_matches_the_dense_product(two_threads, cached, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``g @ W`` for a Q8_0 weight, large enough to split over threads, from the decoded cache or
+    decoded block by block."""
+    from psionic.array.decoded_cache import DECODED
     from psionic.backends.quant_matrix import QuantMatrix
     from psionic.backends.reference import dequantize
     from psionic.core.dtypes import DType
 
-    rows = P.QUANT_ROW_BLOCK * 2 + 37
+    if not cached:
+        monkeypatch.setattr(DECODED, "budget", 0)
+        monkeypatch.setattr(P, "QUANT_BLOCK_ELEMENTS", 64 * 300)  # several blocks of rows
+    rows = 1037
     rng = np.random.default_rng(3)
     blocks = rng.integers(0, 255, (rows, 34 * 2), dtype=np.uint8)
     blocks[:, 0:2] = np.frombuffer(np.float16(0.01).tobytes(), np.uint8)

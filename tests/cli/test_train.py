@@ -12,7 +12,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from psionic.cli.main import main
-from psionic.core.digest import digest_file
+from psionic.models.loader import load_model
+from psionic.models.lora_peft import load_peft
 
 
 def _data(path: Path) -> Path:
@@ -29,14 +30,17 @@ def test_train_lora_end_to_end_and_resume(tmp_path: Path, capsys: pytest.Capture
             "--eval-fraction", "0.2", "--no-progress"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-1].startswith(f"adapter {out / 'adapter.safetensors'} sha256:")
+    assert lines[-1].startswith(f"adapter {out / 'adapter'} sha256:")
     digest = lines[-1].split()[-1]
-    assert digest == digest_file(out / "adapter.safetensors")
-    tensors = load_file(out / "adapter.safetensors")
+    loaded = load_model("smollm2-135m-instruct")
+    adapter = load_peft(out / "adapter", loaded.config)  # the PEFT layout, read back
+    assert adapter.digest == digest and adapter.config.base_digest == loaded.model_digest
+    assert adapter.config.rank == 2 and adapter.config.targets == ("q_proj", "v_proj")
+    tensors = load_file(out / "adapter" / "adapter_model.safetensors")
     assert len(tensors) == 2 * 2 * 30  # q and v of 30 layers, A and B each
-    a = tensors["layers.0.self_attn.q_proj.lora_a"]
+    a = tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"]
     assert a.shape == (2, 576) and np.isfinite(a).all()
-    assert any(np.abs(v).sum() > 0 for k, v in tensors.items() if k.endswith("lora_b"))  # B moved from zero
+    assert any(np.abs(v).sum() > 0 for k, v in tensors.items() if "lora_B" in k)  # B moved from zero
     assert (out / "dataset.json").exists() and (out / "loss.png").exists()
     assert len((out / "receipts.jsonl").read_text().splitlines()) == 2
     assert main([*argv, "--resume", "--json"]) == 0
