@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lo.add_argument("--data", required=True, type=Path, metavar="FILE",
                     help="JSONL chat/completion file, a folder of them, or a dataset manifest (.json)")
     lo.add_argument("--steps", type=int, default=100, metavar="N", help="optimizer steps (default 100)")
+    lo.add_argument("--max-tokens", type=int, default=None, metavar="N", help="also stop after N tokens")
+    lo.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                    help="also stop after S seconds of training (the schedule still spans --steps)")
     lo.add_argument("--rank", type=int, default=8, metavar="R", help="LoRA rank (default 8)")
     lo.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (default 16)")
     lo.add_argument("--dropout", type=float, default=0.0, help="LoRA dropout in training (default 0)")
@@ -69,6 +72,7 @@ def lora(args: argparse.Namespace) -> int:
         raise InvalidInput("--steps and --rank must be at least 1")
     run = LoRARun(
         model=args.model, data=args.data, out=args.out, steps=args.steps, rank=args.rank,
+        max_tokens=args.max_tokens, max_seconds=args.max_seconds,
         alpha=args.alpha, dropout=args.dropout, targets=args.targets, lr=args.lr, row_length=args.row_length,
         grad_accum=args.grad_accum, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, progress=not args.no_progress,
@@ -78,14 +82,14 @@ def lora(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "adapter": str(result.adapter), "adapter_digest": result.adapter_digest,
-            "dataset": result.dataset_digest, "steps": t.step, "tokens": t.tokens,
+            "dataset": result.dataset_digest, "steps": t.step, "stopped_by": t.stopped_by, "tokens": t.tokens,
             "final_loss": t.final_loss, "eval_losses": t.eval_losses, "run": t.run_digest,
             "param_digest": t.param_digest, "resumed_from": t.resumed_from,
             "seconds": round(t.seconds, 2), "plot": str(t.plot) if t.plot else None,
         }))
         return 0
     evals = f", eval loss {t.eval_losses[-1][1]:.4f}" if t.eval_losses else ""
-    print(f"trained {t.step} steps ({t.tokens} tokens, {t.seconds:.0f} s), loss {t.final_loss:.4f}{evals}")
+    print(f"stopped by the {t.stopped_by} budget; trained {t.step} steps ({t.tokens} tokens, {t.seconds:.0f} s), loss {t.final_loss:.4f}{evals}")
     print(f"log {t.out_dir / 'log.jsonl'}, receipts {t.out_dir / 'receipts.jsonl'}, plot {t.plot}")
     print(f"adapter {result.adapter} {result.adapter_digest}")
     return 0

@@ -39,6 +39,8 @@ class LoRARun:
     data: Path
     out: Path
     steps: int = 100
+    max_tokens: int | None = None
+    max_seconds: float | None = None
     rank: int = 8
     alpha: float = 16.0
     dropout: float = 0.0
@@ -111,7 +113,8 @@ def train_lora(run: LoRARun, resume: bool = False, loaded: LoadedModel | None = 
     config_record = adapter_config(loaded, run).to_record()
     attach(loaded, run)
     config = TrainConfig(
-        budget=Budget(steps=run.steps), lr=run.lr, warmup=run.warmup, grad_accum=run.grad_accum,
+        budget=Budget(steps=run.steps, tokens=run.max_tokens, seconds=run.max_seconds),
+        lr=run.lr, warmup=run.warmup, grad_accum=run.grad_accum,
         eval_every=run.eval_every, checkpoint_every=run.checkpoint_every, seed=run.seed,
         weight_decay=0.0, progress=run.progress,
     )

@@ -68,3 +68,12 @@ def test_a_manifest_whose_data_changed_is_refused(tmp_path: Path, capsys: pytest
                  "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dataset_digest_mismatch: sums.jsonl" in err[0]
+
+
+def test_a_token_budget_stops_before_the_step_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _data(tmp_path / "sums.jsonl")
+    assert main(["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(data), "--steps", "5",
+                 "--max-tokens", "60", "--rank", "2", "--row-length", "48", "--out", str(tmp_path / "o"),
+                 "--no-progress", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["stopped_by"] == "tokens" and result["steps"] == 2 and result["tokens"] == 96
