@@ -181,15 +181,14 @@ class DatasetManifest:
         return split
 
 
-def source_files(path: Path, exclude: Path | None = None) -> list[Path]:
+def source_files(path: Path) -> list[Path]:
     """The files a dataset at ``path`` consists of: the file itself, or a folder's JSONL files."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise MalformedDataset(f"{path}: no such file or folder", file=str(path))
     found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in RECORD_SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                   and (exclude is None or p.resolve() != exclude.resolve()))
+                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
     if not found:
         raise MalformedDataset(f"{path}: no {'/'.join(RECORD_SUFFIXES)} files in this folder", file=str(path))
     return found
