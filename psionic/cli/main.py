@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from psionic import __version__
 from psionic.core.errors import PsionicError
 
-VERB_MODULES = ("doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar")
+VERB_MODULES = ("doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "eval")
 
 EXIT_ERROR = 2
 

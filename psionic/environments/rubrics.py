@@ -228,8 +228,12 @@ def _check_result(expected: Any, where: str) -> None:
 
 def _score_result(answer: Answer, expected: Any) -> Score:
     got = [str(v) for v in answer.result or ()]
-    ok = got == expected["result"] and answer.trap == expected["trap"]
-    shown = f"trap {answer.trap}" if answer.trap else f"result {got}"
+    ran = answer.result is not None or answer.trap is not None
+    ok = ran and got == expected["result"] and answer.trap == expected["trap"]
+    if not ran:
+        shown = answer.text or "no result"  # the executor refused the program
+    else:
+        shown = f"trap {answer.trap}" if answer.trap else f"result {got}"
     want = f"trap {expected['trap']}" if expected["trap"] else f"result {expected['result']}"
     return Score(1.0 if ok else 0.0, ok, f"{shown}, expected {want}")
 
