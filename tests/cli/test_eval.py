@@ -9,8 +9,13 @@ import pytest
 
 from psionic.cli.main import main
 from psionic.environments.package import write_package
-from tests.eval.conftest import sums_dir, wasm_package  # noqa: F401  (fixture)
+from tests.eval.conftest import sums_package, wasm_package
 from tests.eval.fake_endpoint import FakeEndpoint, Script
+
+
+@pytest.fixture
+def sums_dir(tmp_path: Path) -> Path:
+    return write_package(sums_package(), tmp_path / "sums")
 
 
 def test_run_check_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str], sums_dir: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from psionic.environments.package import EnvironmentPackage, build_package, write_package
 from psionic.environments.task import Program, Task
-from tests.serve.conftest import tiny_model_path, write_tiny_llama  # noqa: F401  (fixture re-export)
+from tests.serve.conftest import tiny_model_path  # noqa: F401  (fixture re-export)
 
 WAT_MUL_ADD = '(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul i32.const 7 i32.add))'
 WAT_SUM_LOOP = ('(module (func (export "run") (param i32) (result i32) (local i32) (block (loop local.get 1 local.get 0 '
