@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from psionic import __version__
 from psionic.core.errors import PsionicError
 
-VERB_MODULES = ("doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "eval")
+VERB_MODULES = (
+    "doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "data", "eval",
+)
 
 EXIT_ERROR = 2
 
