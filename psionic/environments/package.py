@@ -27,7 +27,7 @@ from typing import Any
 from psionic.core.digest import digest_bytes, digest_json, is_digest
 from psionic.environments.errors import MalformedPackage, PackageDigestMismatch, PackageNotFound
 from psionic.environments.rubrics import RUBRICS
-from psionic.environments.task import KINDS, Task, task_from_dict
+from psionic.environments.task import KINDS, Task, dataset_tasks, task_from_dict
 from psionic.environments.tools import TOOLS
 
 SCHEMA = "psionic.environment_package.v1"
@@ -39,7 +39,7 @@ MAX_TURNS = 8
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _FIELDS = {"schema", "name", "version", "description", "kind", "rubric", "sampling", "tools", "max_turns",
-           "files", "digest"}
+           "files", "dataset", "digest"}
 # sampling default -> (accepted types, lowest, highest)
 _SAMPLING: dict[str, tuple[tuple[type[int] | type[float], ...], float, float]] = {
     "temperature": ((int, float), 0.0, 2.0),
@@ -60,6 +60,7 @@ class EnvironmentPackage:
     tools: tuple[str, ...] = ()
     max_turns: int = 1
     path: str | None = None
+    dataset: dict[str, str] | None = None  # {"manifest": relative path, "digest": the manifest's digest}
 
     @property
     def ref(self) -> str:
@@ -71,11 +72,14 @@ class EnvironmentPackage:
 
     def metadata(self) -> dict[str, Any]:
         """``package.json`` without its digest (what the digest covers)."""
-        return {
+        meta = {
             "schema": SCHEMA, "name": self.name, "version": self.version, "description": self.description,
             "kind": self.kind, "rubric": self.rubric, "sampling": dict(self.sampling), "tools": list(self.tools),
             "max_turns": self.max_turns, "files": {TASKS: digest_bytes(self.tasks_bytes())},
         }
+        if self.dataset is not None:  # the tasks come from a digest-bound dataset instead of tasks.jsonl
+            meta.update(files={}, dataset=dict(self.dataset))
+        return meta
 
     @property
     def digest(self) -> str:
@@ -87,10 +91,10 @@ class EnvironmentPackage:
 
 def build_package(name: str, version: str, kind: str, rubric: str, tasks: Sequence[Task], *,
                   description: str = "", sampling: dict[str, Any] | None = None, tools: Sequence[str] = (),
-                  max_turns: int = 1) -> EnvironmentPackage:
+                  max_turns: int = 1, dataset: dict[str, str] | None = None) -> EnvironmentPackage:
     """A package made in Python, checked exactly as one loaded from disk."""
     pkg = EnvironmentPackage(name, version, kind, rubric, tuple(tasks), description, dict(sampling or {}),
-                             tuple(tools), max_turns)
+                             tuple(tools), max_turns, dataset=dataset)
     _check_metadata(pkg.metadata())
     _check_tasks(pkg)
     return pkg
@@ -99,7 +103,8 @@ def build_package(name: str, version: str, kind: str, rubric: str, tasks: Sequen
 def write_package(pkg: EnvironmentPackage, directory: str | Path) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    (out / TASKS).write_bytes(pkg.tasks_bytes())
+    if pkg.dataset is None:
+        (out / TASKS).write_bytes(pkg.tasks_bytes())
     meta = {**pkg.metadata(), "digest": pkg.digest}
     (out / METADATA).write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return out
@@ -150,8 +155,16 @@ def _check_metadata(meta: Any) -> None:
     turns = meta.get("max_turns", 1)
     if isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= MAX_TURNS:
         raise _bad(f"max_turns must be an integer in [1, {MAX_TURNS}]", field="max_turns")
-    files = meta["files"]
-    if not isinstance(files, dict) or set(files) != {TASKS} or not is_digest(files[TASKS]):
+    files, dataset = meta["files"], meta.get("dataset")
+    if dataset is not None:
+        if not isinstance(dataset, dict) or set(dataset) != {"manifest", "digest"} \
+                or not isinstance(dataset["manifest"], str) or not is_digest(dataset["digest"]):
+            raise _bad("dataset must be {'manifest': relative path, 'digest': 'sha256:...'}", field="dataset")
+        if Path(dataset["manifest"]).is_absolute() or ".." in Path(dataset["manifest"]).parts:
+            raise _bad("dataset manifest must be a path inside the package", field="dataset")
+        if files != {}:
+            raise _bad("a package whose tasks come from a dataset lists no files of its own", field="files")
+    elif not isinstance(files, dict) or set(files) != {TASKS} or not is_digest(files[TASKS]):
         raise _bad(f"files must be {{{TASKS!r}: 'sha256:...'}}", field="files")
 
 
@@ -204,6 +217,12 @@ def load_package(directory: str | Path) -> EnvironmentPackage:
     declared = meta.get("digest")
     if not is_digest(declared):
         raise _bad("digest must be 'sha256:' and 64 hex digits", field="digest")
+    if "dataset" in meta:
+        pkg = EnvironmentPackage(meta["name"], meta["version"], meta["kind"], meta["rubric"],
+                                 dataset_tasks(root, meta["dataset"], meta["kind"]), meta.get("description", ""),
+                                 dict(meta.get("sampling", {})), tuple(meta.get("tools", [])), meta.get("max_turns", 1),
+                                 str(root), dict(meta["dataset"]))
+        return _checked(pkg, declared)
     try:
         raw = (root / TASKS).read_bytes()
     except OSError as e:
@@ -217,6 +236,10 @@ def load_package(directory: str | Path) -> EnvironmentPackage:
                              meta.get("max_turns", 1), str(root))
     if pkg.tasks_bytes() != raw:
         raise MalformedPackage(f"{TASKS}: not in canonical form (one task per line, keys sorted, as write_package writes)")
+    return _checked(pkg, declared)
+
+
+def _checked(pkg: EnvironmentPackage, declared: str) -> EnvironmentPackage:
     if pkg.digest != declared:
         raise PackageDigestMismatch(f"{METADATA} declares digest {declared}, but its content digests to {pkg.digest}",
                                     expected=declared, actual=pkg.digest)

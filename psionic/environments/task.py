@@ -13,7 +13,9 @@ the artifacts the rubric compares the answer with.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from psionic.environments.errors import MalformedPackage
@@ -140,3 +142,48 @@ def task_from_dict(data: Any, kind: str, line: int) -> Task:
         raise _fail(where, "'response_format' must be an object with a 'type'")
     return Task(task_id, data["expected"], _messages(data, where), tuple(tools) if tools is not None else None,
                 data.get("tool_choice"), fmt, meta=meta)
+
+
+def _expected_text(text: str) -> Any:
+    """A record's answer as the rubric reads it: JSON where it parses (``"7"`` is 7), else the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def dataset_tasks(root: Path, dataset: dict[str, str], kind: str) -> tuple[Task, ...]:
+    """Tasks from a dataset with a manifest (``psionic.data``): verified against its digests first.
+
+    A completion record asks its ``prompt`` and expects its ``completion``; a chat record asks its
+    messages up to the last assistant message and expects that message's content.
+    """
+    from psionic.data.errors import DatasetDigestMismatch
+    from psionic.data.manifest import DatasetManifest
+    from psionic.data.records import read_jsonl
+
+    if kind != "chat":
+        raise MalformedPackage("only chat packages take their tasks from a dataset")
+    path = root / dataset["manifest"]
+    manifest = DatasetManifest.load(path)
+    if manifest.digest != dataset["digest"]:
+        raise DatasetDigestMismatch(f"{dataset['manifest']}: the manifest's digest {manifest.digest} is not the "
+                                    f"{dataset['digest']} the package declares", file=dataset["manifest"],
+                                    expected=dataset["digest"], actual=manifest.digest)
+    manifest.verify(path.parent)
+    tasks = []
+    for f in manifest.files:
+        if f.records is None:
+            continue
+        for example in read_jsonl(path.parent / f.path, source=f.path):
+            task_id = f"{Path(f.path).stem}-{example.line}"
+            if example.kind == "completion":
+                messages: tuple[dict[str, Any], ...] = ({"role": "user", "content": example.prompt},)
+                tasks.append(Task(task_id, _expected_text(example.completion), messages))
+                continue
+            last = max(i for i, m in enumerate(example.messages) if m.role == "assistant")
+            asked = tuple({"role": m.role, "content": m.content} for m in example.messages[:last])
+            if not asked or asked[-1]["role"] != "user":
+                raise MalformedPackage(f"{f.path}:{example.line}: the answer must follow a user message")
+            tasks.append(Task(task_id, _expected_text(example.messages[last].content), asked))
+    return tuple(tasks)
