@@ -79,6 +79,9 @@ def arithmetic(root: Path) -> EnvironmentPackage:
 # --- JSON-schema adherence ------------------------------------------------------------------
 
 
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+
+
 def _json_tasks(seed: int, constrained: bool) -> list[Task]:
     rng = random.Random(seed)
     people = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun"]
@@ -105,8 +108,9 @@ def _json_tasks(seed: int, constrained: bool) -> list[Task]:
             item, price, stock = items[i // 3], rng.randint(3, 90), rng.random() < 0.5
             text = f"The {item} costs {price} dollars and is {'in stock' if stock else 'sold out'}."
             schema, value = product, {"item": item, "price": price, "in_stock": stock}
-        prompt = (f"Extract the facts from this sentence as JSON matching the schema {json.dumps(schema)}.\n"
-                  f"Sentence: {text}\nReply with the JSON object only.")
+        keys = ", ".join(f'"{k}" ({_TYPE_WORDS[v["type"]]})' for k, v in schema["properties"].items())
+        prompt = (f"Sentence: {text}\nWrite the facts of this sentence as a JSON object with the keys {keys}. "
+                  "Reply with the JSON object only.")
         fmt = {"type": "json_schema", "json_schema": {"name": "facts", "schema": schema, "strict": True}}
         tasks.append(Task(f"json-{i:02d}", {"schema": schema, "value": value}, _user(prompt),
                           response_format=fmt if constrained else None))
@@ -142,9 +146,11 @@ def tool_calls(root: Path) -> EnvironmentPackage:
         q = rng.choice(capital_q).format(country.title())
         tasks.append(Task(f"capital-{i:02d}", {"name": "get_capital", "arguments": {"country": country.title()}},
                           _user(q)))
-    tasks = [Task(t.id, t.expected, t.messages, tool_choice="required") for t in tasks]
+    # Half the tasks force a call (which tool, which arguments?), half leave it to the model (does it call at all?).
+    tasks = [Task(t.id, t.expected, t.messages, tool_choice="required" if i % 2 == 0 else "auto")
+             for i, t in enumerate(tasks)]
     return build_package("tool-calls", "1.0.0", "chat", "tool_call", tasks, tools=["get_weather", "get_capital"],
-                         max_turns=2, description="pick the right tool and fill its arguments (tool_choice required)",
+                         max_turns=2, description="pick the right tool and fill its arguments (tool_choice required on half, auto on half)",
                          sampling={**CHAT_SAMPLING, "max_tokens": 48})
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from psionic.core.digest import digest_json
-from psionic.core.receipts import ExecutionReceipt
+from psionic.core.receipts import ExecutionReceipt, ProofBundle
 from psionic.environments.rubrics import RUBRICS, Answer
 from psionic.eval.errors import MalformedReport
 from psionic.eval.exchange import check_exchange
@@ -162,6 +162,16 @@ def load_report(path: Path) -> dict[str, Any]:
     return report
 
 
+def _check_bundle(key: str, turn: dict[str, Any]) -> None:
+    """The server's proof bundle binds its receipt, and the answer's text is the output it binds."""
+    bundle = ProofBundle.from_dict(turn["bundle"])  # digests of manifest, request and output
+    if bundle.receipt.digest != (turn.get("receipt") or {}).get("digest"):
+        raise MalformedReport(f"sample {key}: the proof bundle is not the receipt's")
+    content = turn["message"].get("content")
+    if content and content not in bundle.replay["output"]["choices"][0]["text"]:
+        raise MalformedReport(f"sample {key}: the answer is not the output the receipt binds")
+
+
 def answer_from(data: dict[str, Any]) -> Answer:
     result = data.get("result")
     return Answer(data.get("text", ""), tuple(data.get("tool_calls", [])),
@@ -187,6 +197,8 @@ def check_report(report: dict[str, Any]) -> dict[str, int]:
             if turn.get("receipt"):
                 ExecutionReceipt.from_dict(turn["receipt"])  # structure and digest
                 receipts += 1
+            if turn.get("bundle"):
+                _check_bundle(r["key"], turn)
             if turn.get("exchange"):
                 check_exchange(turn["exchange"], turn["request"], turn["response"])
                 served = turn["exchange"]["facts"].get("served_receipt")

@@ -36,14 +36,14 @@ class Played:
     tool_results: list[dict[str, Any]] = field(default_factory=list)
 
 
-def split_psionic(body: Any) -> tuple[Any, dict[str, Any] | None]:
-    """(body without the proof bundle, the server's receipt or None): bundles are replay input, kept by the server."""
+def split_psionic(body: Any) -> tuple[Any, dict[str, Any] | None, dict[str, Any] | None]:
+    """(body without receipt and bundle, the server's receipt, its proof bundle): kept side by side in the turn."""
     if not isinstance(body, dict) or not isinstance(body.get("psionic"), dict):
-        return body, None
+        return body, None, None
     psionic = dict(body["psionic"])
-    psionic.pop("bundle", None)
+    bundle = psionic.pop("bundle", None)
     receipt = psionic.pop("receipt", None)
-    return {**body, "psionic": psionic}, receipt
+    return {**body, "psionic": psionic}, receipt, bundle
 
 
 class ChatSubject:
@@ -67,7 +67,7 @@ class ChatSubject:
         started = time.perf_counter()
         status, received = await self.post(body)
         seconds = time.perf_counter() - started
-        kept, served_receipt = split_psionic(received)
+        kept, served_receipt, bundle = split_psionic(received)
         model_digest = (received.get("psionic") or {}).get("model_digest") if isinstance(received, dict) else None
         exchange = exchange_receipt(self.endpoint, body, status, kept, seconds, self.manifest_digest, model_digest,
                                     served_receipt["digest"] if served_receipt else None)
@@ -78,7 +78,7 @@ class ChatSubject:
             raise EndpointError(f"{self.endpoint} answered a body that is not a chat completion",
                                 body=str(received)[:200]) from None
         return {"request": body, "response": kept, "message": message, "finish_reason": choice.get("finish_reason"),
-                "receipt": served_receipt, "exchange": exchange, "seconds": round(seconds, 6)}
+                "receipt": served_receipt, "bundle": bundle, "exchange": exchange, "seconds": round(seconds, 6)}
 
     async def play(self, pkg: EnvironmentPackage, sample: Sample, sampling: dict[str, Any]) -> Played:
         async def send(request: dict[str, Any]) -> dict[str, Any]:

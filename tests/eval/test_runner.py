@@ -51,6 +51,15 @@ def test_local_run_writes_a_checked_report(tmp_path: Path, tiny_model_path: Path
     assert turn["request"]["seed"] == sample["seed"] and turn["request"]["temperature"] == 0.0
     assert turn["exchange"]["facts"]["served_receipt"] == turn["receipt"]["digest"]
     assert check_report(load_report(tmp_path / "a")) == {"samples": 8, "receipts": 8, "exchanges": 8}
+    # The answer is the output the server's receipt binds: an edited answer no longer checks.
+    edited = json.loads(json.dumps(report))
+    edited["samples"][0]["turns"][0]["message"]["content"] = "a different answer"
+    with pytest.raises(PsionicError, match="not the output the receipt binds"):
+        check_report(edited)
+    edited = json.loads(json.dumps(report))
+    edited["samples"][1]["turns"][0]["bundle"]["replay"]["output"]["choices"][0]["text"] += "!"
+    with pytest.raises(PsionicError, match="proof bundle digest"):
+        check_report(edited)
     md = (tmp_path / "a" / "report.md").read_text()
     assert turn["receipt"]["digest"][7:19] in md and "sums@1.0.0" in md
 
