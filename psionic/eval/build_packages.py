@@ -88,14 +88,16 @@ def _json_tasks(seed: int, constrained: bool) -> list[Task]:
     cities = [("Paris", "France"), ("Tokyo", "Japan"), ("Lima", "Peru"), ("Oslo", "Norway"), ("Cairo", "Egypt"),
               ("Rome", "Italy"), ("Ottawa", "Canada"), ("Nairobi", "Kenya"), ("Madrid", "Spain"), ("Berlin", "Germany")]
     items = ["lamp", "chair", "kettle", "bicycle", "guitar", "backpack", "clock", "blanket", "mug", "radio"]
-    person = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    person: dict[str, Any] = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
               "required": ["name", "age"], "additionalProperties": False}
-    place = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+    place: dict[str, Any] = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
              "required": ["city", "country"], "additionalProperties": False}
-    product = {"type": "object", "properties": {"item": {"type": "string"}, "price": {"type": "number"},
+    product: dict[str, Any] = {"type": "object", "properties": {"item": {"type": "string"}, "price": {"type": "number"},
                                                 "in_stock": {"type": "boolean"}},
                "required": ["item", "price", "in_stock"], "additionalProperties": False}
     tasks = []
+    schema: dict[str, Any]
+    value: dict[str, Any]
     for i in range(30):
         form = i % 3
         if form == 0:
