@@ -24,7 +24,7 @@ def _run(pkg, subject, out: Path, settings: RunSettings) -> dict:  # type: ignor
     return report
 
 
-def test_smollm2_arithmetic_local_and_served_compare_cleanly(tmp_path: Path, smol_server) -> None:  # type: ignore[no-untyped-def]
+def test_smollm2_arithmetic_local_and_served_compare_cleanly(tmp_path: Path, smol_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     pkg = resolve_package("arithmetic")
     settings = RunSettings(seed=0, samples=12, repeats=2, concurrency=8)
     local = _run(pkg, LocalChat("smollm2-135m-instruct"), tmp_path / "local", settings)
