@@ -58,3 +58,35 @@ def test_compare_refuses_different_packages(tmp_path: Path, capsys: pytest.Captu
     assert main(["eval", "run", str(wasm), "-m", "tassadar:reference", "--no-progress", "-o", str(tmp_path / "b")]) == 0
     assert main(["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "incomparable_reports" in capsys.readouterr().err
+
+
+def test_a_killed_run_resumes_without_losing_a_scored_sample(tmp_path: Path, sums_dir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    with FakeEndpoint(Script(answer=lambda body: "3", delay_s=0.2)) as fake:
+        args = ["eval", "run", str(sums_dir), "-m", "fake", "--endpoint", fake.url, "-c", "1", "-o", str(out),
+                "--no-progress"]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        proc = subprocess.Popen([sys.executable, "-m", "psionic.cli.main", *args], env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            samples = out / "samples.jsonl"
+            if samples.exists() and samples.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kept = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines() if line.endswith("}")]
+        assert 2 <= len(kept) < 6 and not (out / "report.json").exists()
+        asked_before = fake.script.arrivals
+        assert main([*args, "--resume"]) == 0
+        assert fake.script.arrivals - asked_before == 6 - len(kept)
+    report = json.loads((out / "report.json").read_text())
+    assert report["aggregate"]["scored"] == 6
+    for record in kept:
+        assert next(r for r in report["samples"] if r["key"] == record["key"]) == record

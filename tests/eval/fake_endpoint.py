@@ -24,6 +24,7 @@ class Script:
     fail_every: int = 0
     hang_every: int = 0
     garbage_every: int = 0
+    delay_s: float = 0.0  # before each answer
     arrivals: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -46,6 +47,8 @@ class FakeEndpoint:
                     n = outer.script.arrivals
                     outer.script.bodies.append(body)
                 s = outer.script
+                if s.delay_s:
+                    time.sleep(s.delay_s)
                 if s.hang_every and n % s.hang_every == 0:
                     outer.stopping.wait(60)
                     return
