@@ -37,5 +37,10 @@ def test_smollm2_arithmetic_local_and_served_compare_cleanly(tmp_path: Path, smo
         counts = check_report(load_report(tmp_path / folder))
         assert counts["receipts"] == counts["exchanges"] == 24
         assert report["run"]["subject"]["model"] == "smollm2-135m-instruct"
+    # Any sample's proof bundle replays on the reference path: the answer was produced as the receipt says.
+    from psionic.cli.verify import verify_document
+
+    result = verify_document(local["samples"][0]["turns"][0]["bundle"], [], False)
+    assert result["replay"].startswith("verified")
     c = compare_reports(local, served)
     assert c["paired"] == 24 and c["identical_answers"] == 24 and c["note"].startswith("no difference")
