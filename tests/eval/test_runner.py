@@ -188,3 +188,8 @@ def test_a_sample_past_its_time_limit_is_recorded(tmp_path: Path) -> None:
         report = _run(sums_package(2), EndpointChat(fake.url, "fake", timeout_s=30), tmp_path / "t",
                       RunSettings(concurrency=2, timeout_s=0.5))
     assert report["error_codes"] == {"sample_timeout": 1} and report["aggregate"]["scored"] == 1
+
+
+def test_a_local_sample_past_its_limit_is_recorded_and_the_run_finishes(tmp_path: Path, tiny_model_path: Path) -> None:
+    report = _run(sums_package(2), LocalChat(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.001))
+    assert report["error_codes"] == {"sample_timeout": 2} and report["aggregate"]["missing"] == 0
