@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,9 @@ def split_psionic(body: Any) -> tuple[Any, dict[str, Any] | None, dict[str, Any]
     return {**body, "psionic": psionic}, receipt, bundle
 
 
-class ChatSubject:
+class ChatSubject(ABC):
+    """Plays chat tasks through ``post``; subclasses say where the body goes."""
+
     kind = "chat"
     endpoint = "in-process"
 
@@ -54,8 +57,9 @@ class ChatSubject:
         self.model = model
         self.manifest_digest = RuntimeManifest.current().digest
 
+    @abstractmethod
     async def post(self, body: dict[str, Any]) -> tuple[int, Any]:
-        raise NotImplementedError
+        """(HTTP status, response body) for one chat-completion request body."""
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.model, "endpoint": self.endpoint}
