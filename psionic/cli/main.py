@@ -20,7 +20,7 @@ from psionic import __version__
 from psionic.core.errors import PsionicError
 
 VERB_MODULES = (
-    "doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "data", "eval",
+    "doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "data", "train", "eval",
 )
 
 EXIT_ERROR = 2
