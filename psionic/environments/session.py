@@ -108,7 +108,7 @@ def run_tool(name: str, arguments: Any) -> tuple[str, str | None]:
 
 
 def chat_request(pkg: EnvironmentPackage, task: Task, messages: list[dict[str, Any]], first: bool) -> dict[str, Any]:
-    request: dict[str, Any] = {"messages": messages}
+    request: dict[str, Any] = {"messages": [dict(m) for m in messages]}  # a snapshot: the loop appends to its list
     tools = pkg.task_tools(task)
     if tools:
         request["tools"] = [TOOLS[t].spec() for t in tools]

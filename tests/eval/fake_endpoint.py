@@ -20,7 +20,7 @@ from typing import Any
 class Script:
     """What the endpoint does (mutable: tests change it between runs)."""
 
-    answer: Callable[[dict[str, Any]], str] = lambda body: "42"
+    answer: Callable[[dict[str, Any]], str | dict[str, Any]] = lambda body: "42"  # text, or a whole message
     fail_every: int = 0
     hang_every: int = 0
     garbage_every: int = 0
@@ -57,9 +57,10 @@ class FakeEndpoint:
                 elif s.garbage_every and n % s.garbage_every == 0:
                     self._send(200, b"<html>not json</html>")
                 else:
+                    answer = s.answer(body)
+                    message = answer if isinstance(answer, dict) else {"role": "assistant", "content": answer}
                     reply = {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0, "model": body["model"],
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": s.answer(body)}}],
+                             "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
                              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
                     self._send(200, json.dumps(reply).encode())
 

@@ -193,3 +193,23 @@ def test_a_sample_past_its_time_limit_is_recorded(tmp_path: Path) -> None:
 def test_a_local_sample_past_its_limit_is_recorded_and_the_run_finishes(tmp_path: Path, tiny_model_path: Path) -> None:
     report = _run(sums_package(2), LocalChat(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.001))
     assert report["error_codes"] == {"sample_timeout": 2} and report["aggregate"]["missing"] == 0
+
+
+def test_a_tool_session_keeps_each_turn_as_sent(tmp_path: Path) -> None:
+    from psionic.eval.builtin import resolve_package
+
+    pkg = resolve_package("tool-calls")
+
+    def answer(body: dict) -> str | dict:
+        if body["messages"][-1]["role"] == "tool":
+            return f"Here it is: {body['messages'][-1]['content']}"
+        call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+    with FakeEndpoint(Script(answer=answer)) as fake:
+        report = _run(pkg, EndpointChat(fake.url, "fake"), tmp_path / "t", RunSettings(samples=4))
+    sample = report["samples"][0]
+    first, second = sample["turns"]
+    assert len(first["request"]["messages"]) == 1 and second["request"]["messages"][-1]["role"] == "tool"
+    assert sample["tool_results"][0]["output"] == "18 degrees celsius and sunny"
+    assert check_report(load_report(tmp_path / "t"))["exchanges"] == 8  # every turn's body is the one it bound
