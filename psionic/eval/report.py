@@ -167,9 +167,22 @@ def _check_bundle(key: str, turn: dict[str, Any]) -> None:
     bundle = ProofBundle.from_dict(turn["bundle"])  # digests of manifest, request and output
     if bundle.receipt.digest != (turn.get("receipt") or {}).get("digest"):
         raise MalformedReport(f"sample {key}: the proof bundle is not the receipt's")
-    content = turn["message"].get("content")
-    if content and content not in bundle.replay["output"]["choices"][0]["text"]:
+    text = bundle.replay["output"]["choices"][0]["text"]
+    calls = [c.get("function", {}).get("name", "") for c in turn["message"].get("tool_calls") or []]
+    if not _pieces_in_order(turn["message"].get("content") or "", text) or not all(n in text for n in calls):
         raise MalformedReport(f"sample {key}: the answer is not the output the receipt binds")
+
+
+def _pieces_in_order(content: str, text: str) -> bool:
+    """Whether each line of ``content`` occurs in ``text``, in order: the server cuts tool calls out of its text."""
+    at = 0
+    for piece in (line.strip() for line in content.splitlines()):
+        if piece:
+            at = text.find(piece, at)
+            if at < 0:
+                return False
+            at += len(piece)
+    return True
 
 
 def answer_from(data: dict[str, Any]) -> Answer:
