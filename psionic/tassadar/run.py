@@ -50,14 +50,20 @@ def _reference(program: LoadedProgram, entry: str | None, args: Sequence[int],
 register_decoder("reference", _reference)
 
 
-def _linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
-            inputs: Sequence[int], limits: Limits) -> Outcome:
-    from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
+def model_decoder(attention: str) -> Decoder:
+    """A decode mode that runs the executor model with the hard-max lookup ``attention``
+    (a key of ``psionic.tassadar.executor.attention.MODES``)."""
 
-    return decode_linear(program, entry, args, inputs, limits)
+    def decode(program: LoadedProgram, entry: str | None, args: Sequence[int],
+               inputs: Sequence[int], limits: Limits) -> Outcome:
+        from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
+
+        return decode_linear(program, entry, args, inputs, limits, attention=attention)
+
+    return decode
 
 
-register_decoder("linear", _linear)
+register_decoder("linear", model_decoder("linear"))
 
 
 @dataclass(frozen=True, slots=True)

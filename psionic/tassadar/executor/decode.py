@@ -23,6 +23,7 @@ from typing import Any
 from psionic.core.errors import InvalidInput, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.entry import resolve_entry
+from psionic.tassadar.executor.attention import MODES, AttentionFactory, LinearAttention
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import LoadedProgram
@@ -58,10 +59,11 @@ class Generation:
     decode_seconds: float
 
 
-def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> Generation:
+def generate(model: Model, prompt: Sequence[int], max_tokens: int,
+             attention: AttentionFactory = LinearAttention) -> Generation:
     """Feed ``prompt``, then emit argmax tokens until ``halt`` or a trap (at most ``max_tokens``)."""
     started = time.perf_counter()
-    session = Session(model, len(prompt) + max_tokens)
+    session = Session(model, len(prompt) + max_tokens, attention)
     x = None
     for token in prompt:
         x = session.feed(token)
@@ -79,8 +81,14 @@ def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> Generation
 
 
 def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
-                  inputs: Sequence[int], limits: Any, model: Model | None = None) -> ExecutorOutcome:
-    """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``)."""
+                  inputs: Sequence[int], limits: Any, model: Model | None = None,
+                  attention: str = "linear") -> ExecutorOutcome:
+    """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``).
+
+    ``attention`` names the hard-max lookup (``attention.MODES``): the emitted tokens are the
+    same under every mode, only the time differs."""
+    if attention not in MODES:
+        raise InvalidInput(f"unknown attention mode {attention!r}; known: {sorted(MODES)}")
     module = program.program.module
     index = resolve_entry(module, entry)
     ftype = module.func_type(index)
@@ -90,7 +98,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     prompt = lay_out(program.program, index, args, max_steps,
                      getattr(limits, "max_memory_pages", None))
     model = model or default_model()
-    gen = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    gen = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2,
+                   MODES[attention])
     tokens = gen.tokens
     trace = tr.decode(tokens)
     trap = None if trace.end == tr.HALT else trace.end

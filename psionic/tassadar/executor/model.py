@@ -2,9 +2,9 @@
 
 ``Model`` holds plain arrays (embedding, per-layer attention and ReGLU
 matrices, unembedding). ``Session`` runs it one token at a time with
-brute-force attention over the whole history (the O(n) reference decode):
-every hard-max head takes the argmax of ``q . k`` over all earlier positions
-and itself, every uniform head the mean of its values, and the next token is
+a hard-max lookup per layer (``attention.py``; by default the brute-force
+O(n) reference decode): every hard-max head takes the argmax of ``q . k``
+over all earlier positions and itself, every uniform head the mean of its values, and the next token is
 the argmax of the logits. All arithmetic is float64; the scores and values
 that the construction produces are integers below 2**53 (see layout.py for
 the bounds), so argmax decisions are exact.
@@ -26,6 +26,7 @@ import numpy as np
 from psionic.core.digest import digest_bytes
 from psionic.core.errors import DigestMismatch, InvalidInput
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.attention import AttentionFactory, HeadId, LinearAttention
 from psionic.tassadar.executor.circuit import LayerWeights
 from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
@@ -170,6 +171,7 @@ class _LayerPlan:
     o_rows: np.ndarray
     w_o: np.ndarray  # (|o_rows|, H*V)
     uniform: np.ndarray
+    hardmax: np.ndarray
     ffn_cols: np.ndarray
     w_gv: np.ndarray  # (2N, |ffn_cols|): gate rows then value rows
     out_rows: np.ndarray
@@ -185,20 +187,24 @@ class _LayerPlan:
         qkv_cols, o_rows = _support(qkv), _support(w_o.T)
         ffn_cols, out_rows = _support(gv), _support(lw.w_out.T)
         return cls(h, nv, qkv_cols, qkv[:, qkv_cols], o_rows, w_o[o_rows],
-                   np.flatnonzero(lw.uniform), ffn_cols, gv[:, ffn_cols], out_rows,
+                   np.flatnonzero(lw.uniform), np.flatnonzero(lw.uniform == 0), ffn_cols, gv[:, ffn_cols], out_rows,
                    lw.w_out[out_rows])
 
 
 class Session:
-    """One decode: per-layer key/value caches over the history. Mutable: it grows per token."""
+    """One decode: per-layer hard-max lookups and values over the history. Mutable: it grows
+    per token. ``attention`` picks the hard-max lookup (``attention.MODES``); the default is
+    the brute-force ``LinearAttention``."""
 
-    def __init__(self, model: Model, capacity: int) -> None:
+    def __init__(self, model: Model, capacity: int,
+                 attention: AttentionFactory = LinearAttention) -> None:
         if capacity > L.MAX_POSITION:
             raise InvalidInput(f"{capacity} positions exceed the executor's {L.MAX_POSITION}")
         self.m = model
         self.n = 0
         self.plan = [_LayerPlan.of(lw) for lw in model.layers]
-        self.keys = [np.zeros((2, p.heads, capacity)) for p in self.plan]  # (2, H, n)
+        self.lookups = [attention(tuple(HeadId(li, int(h), f"layer{li}.head{h}")
+                                        for h in p.hardmax), capacity) for li, p in enumerate(self.plan)]
         self.values = [np.zeros((capacity, p.heads, p.nv)) for p in self.plan]  # (n, H, V)
         self.sums = [np.zeros((p.heads, p.nv)) for p in self.plan]  # running sums, uniform heads
         self.t_row = model.unembedding[:, _support(model.unembedding)]
@@ -215,12 +221,14 @@ class Session:
             if h:
                 qkv = p.w_qkv @ x[p.qkv_cols]
                 q = qkv[: 2 * h].reshape(h, 2)
-                keys, values = self.keys[li], self.values[li]
-                keys[:, :, t] = qkv[2 * h : 4 * h].reshape(h, 2).T
+                keys = qkv[2 * h : 4 * h].reshape(h, 2)
+                values = self.values[li]
                 values[t] = qkv[4 * h :].reshape(h, p.nv)
-                # brute-force hard-max over the whole history: (H, n) scores, argmax per head
-                scores = keys[0, :, :n] * q[:, :1] + keys[1, :, :n] * q[:, 1:]
-                chosen = values[np.argmax(scores, axis=1), np.arange(h)]  # (H, V)
+                chosen = np.empty((h, p.nv))
+                if p.hardmax.size:
+                    lookup = self.lookups[li]
+                    lookup.insert(t, keys[p.hardmax])
+                    chosen[p.hardmax] = values[lookup.query(q[p.hardmax]), p.hardmax]
                 if p.uniform.size:
                     self.sums[li][p.uniform] += values[t, p.uniform]
                     chosen[p.uniform] = self.sums[li][p.uniform] / n  # the prefix mean
