@@ -60,12 +60,13 @@ class UpperChain:
     Mutable: it changes with every insertion (lists, not a frozen record).
     """
 
-    __slots__ = ("xs", "ys", "seqs")
+    __slots__ = ("xs", "ys", "seqs", "comparisons")
 
     def __init__(self) -> None:
         self.xs: list[Number] = []
         self.ys: list[Number] = []
         self.seqs: list[int] = []
+        self.comparisons = 0  # score comparisons made by queries (one dot product each)
 
     def __len__(self) -> int:
         return len(self.xs)
@@ -111,13 +112,17 @@ class UpperChain:
         lo, hi = 0, n - 1
         while lo < hi:
             mid = (lo + hi) // 2
+            self.comparisons += 1
             if qx * (xs[mid + 1] - xs[mid]) + qy * (ys[mid + 1] - ys[mid]) > 0:
                 lo = mid + 1
             else:
                 hi = mid
         best = seqs[lo]
         j = lo
-        while j + 1 < n and qx * (xs[j + 1] - xs[j]) + qy * (ys[j + 1] - ys[j]) == 0:
+        while j + 1 < n:
+            self.comparisons += 1
+            if qx * (xs[j + 1] - xs[j]) + qy * (ys[j + 1] - ys[j]) != 0:
+                break
             j += 1
             best = min(best, seqs[j])
         return best
