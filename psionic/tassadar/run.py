@@ -64,6 +64,7 @@ def model_decoder(attention: str) -> Decoder:
 
 
 register_decoder("linear", model_decoder("linear"))
+register_decoder("hull", model_decoder("hull"))
 
 
 @dataclass(frozen=True, slots=True)

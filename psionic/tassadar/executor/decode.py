@@ -23,6 +23,7 @@ from typing import Any
 from psionic.core.errors import InvalidInput, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.entry import resolve_entry
+from psionic.tassadar.executor import hull_attention as _hull_modes  # noqa: F401  registers hull
 from psionic.tassadar.executor.attention import MODES, AttentionFactory, LinearAttention
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
