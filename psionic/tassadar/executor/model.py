@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:e71af6069727c38b1ba9ba8bed4493d14f3b959210dd01ddeacf29cf7812f1ef"
+WEIGHTS_DIGEST = "sha256:802cb6196d374cbc8b6742a22b290473cb1f6181183df221751ae5d2450a7087"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
@@ -242,3 +242,14 @@ class Session:
     def next_token(self, x: np.ndarray) -> int:
         """Greedy decoding: the argmax of the logits."""
         return int(np.argmax(self.t_row @ x[self.t_cols] + self.m.unembedding_bias))
+
+
+def freeze(path: Path = WEIGHTS_PATH) -> str:
+    """Compile the weights, write them to ``path`` and return their digest (for WEIGHTS_DIGEST)."""
+    data = Model.compile().to_bytes()
+    Path(path).write_bytes(data)
+    return digest_bytes(data)
+
+
+if __name__ == "__main__":
+    print(freeze())
