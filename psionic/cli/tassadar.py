@@ -44,8 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=run)
 
-    b = verbs.add_parser("bench", help="steps/s of a decode mode per workload, as JSON")
-    b.add_argument("decode", metavar="MODE", help="a registered decode mode, e.g. reference")
+    b = verbs.add_parser("bench", help="steps/s of a decode mode per workload, as JSON; "
+                         "`bench scaling`: per-token cost against trace length, linear vs hull")
+    b.add_argument("decode", metavar="MODE",
+                   help="a registered decode mode (e.g. reference, linear, hull) or `scaling`")
+    b.add_argument("--out", type=Path, default=Path("tassadar_scaling"), metavar="DIR",
+                   help="scaling: where scaling.json and scaling.png go")
+    b.add_argument("--target-steps", type=int, default=1_048_575, metavar="N",
+                   help="scaling: steps of the loop workload (when the executor runs loops)")
+    b.add_argument("--linear-budget", type=float, default=120.0, metavar="S",
+                   help="scaling: stop linear decoding after S seconds")
+    b.add_argument("--hull-budget", type=float, default=1800.0, metavar="S",
+                   help="scaling: stop hull decoding after S seconds")
     b.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these workloads (repeatable)")
     b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
@@ -100,8 +110,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_scaling(args: argparse.Namespace) -> int:
+    import sys
+
+    from psionic.tassadar.scaling import bench_scaling
+
+    result = bench_scaling(args.out, args.target_steps, args.linear_budget, args.hull_budget,
+                           progress=lambda line: print(line, file=sys.stderr))
+    summary = {k: result[k] for k in ("workload", "bars", "modes_agree_on_emitted_tokens",
+                                      "load_average_at_start")}
+    summary["slopes"] = {m: s["slopes"] for m, s in result["series"].items()}
+    summary["tokens_per_s"] = {m: round(s["tokens"] / s["seconds"]) if s["seconds"] else None
+                               for m, s in result["series"].items()}
+    summary["files"] = [str(args.out / "scaling.json"), str(args.out / "scaling.png")]
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+BENCH_PROGRAMS = {"scaling": _bench_scaling}  # benchmarks other than one decode mode per workload
+
+
 def bench(args: argparse.Namespace) -> int:
     from psionic.tassadar.bench import bench as run_bench
+
+    if args.decode in BENCH_PROGRAMS:
+        return BENCH_PROGRAMS[args.decode](args)
 
     print(json.dumps(run_bench(args.decode, args.workload or None, args.include_slow,
                                args.repeat), indent=2, sort_keys=True))
