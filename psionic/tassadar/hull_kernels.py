@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 I64 = Any  # a Python int or an np.int64: numba types both as int64
-OUT_OF_RANGE = -1
+OUT_OF_RANGE = -2  # positions are >= 0; an empty chain answers -1
 KEY_LIMIT = float(1 << 53)  # |key coordinate| bound; differences stay below 2^55
 QUERY_LIMIT = float(1 << 62)
 _SMALL = 1 << 31
@@ -156,32 +156,66 @@ def chain_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64, qx: I64,
 
 
 @njit(cache=True)
+def key_in_range(kx: float, ky: float) -> bool:
+    return abs(kx) <= KEY_LIMIT and kx == np.floor(kx) and abs(ky) <= KEY_LIMIT \
+        and ky == np.floor(ky)
+
+
+@njit(cache=True)
+def head_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+                ext: np.ndarray, h: I64, position: I64, kx: float, ky: float) -> int:
+    """Insert head ``h``'s key (``key_in_range``) at ``position``; its longer chain's length."""
+    x, y = np.int64(kx), np.int64(ky)
+    up, low = 2 * h, 2 * h + 1
+    lens[up] = chain_insert(xs[up], ys[up], sq[up], lens[up], position, x, y)
+    lens[low] = chain_insert(xs[low], ys[low], sq[low], lens[low], position, x, -y)
+    e = ext[h]
+    if e[FIRST] < 0:
+        e[XMIN], e[XMIN_SEQ], e[XMAX], e[XMAX_SEQ], e[FIRST] = x, position, x, position, position
+    else:
+        if x < e[XMIN] or (x == e[XMIN] and position < e[XMIN_SEQ]):
+            e[XMIN], e[XMIN_SEQ] = x, position
+        if x > e[XMAX] or (x == e[XMAX] and position < e[XMAX_SEQ]):
+            e[XMAX], e[XMAX_SEQ] = x, position
+        e[FIRST] = min(e[FIRST], position)
+    return max(lens[up], lens[low])
+
+
+@njit(cache=True)
+def head_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+               ext: np.ndarray, h: I64, qx: float, qy: float, counts: np.ndarray) -> int:
+    """Head ``h``'s answer to the float query ``(qx, qy)``: a position (-1 while empty), or
+    ``OUT_OF_RANGE`` when the query cannot be scaled to integers below 2^62."""
+    if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+        return OUT_OF_RANGE
+    # a float is a dyadic rational: doubling both (exact) until integral keeps the argmax
+    while qx != np.floor(qx) or qy != np.floor(qy):
+        qx, qy = qx * 2.0, qy * 2.0
+        if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+            return OUT_OF_RANGE
+    ix, iy = np.int64(qx), np.int64(qy)
+    if iy > 0:
+        return chain_query(xs[2 * h], ys[2 * h], sq[2 * h], lens[2 * h], ix, iy, counts)
+    if iy < 0:
+        return chain_query(xs[2 * h + 1], ys[2 * h + 1], sq[2 * h + 1], lens[2 * h + 1],
+                           ix, -iy, counts)
+    e = ext[h]
+    return e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
+
+
+@njit(cache=True)
 def heads_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
                  ext: np.ndarray, position: I64, keys: np.ndarray) -> int:
     """Insert each head's key (``keys`` (H, 2) floats) at ``position``; the longest chain's
     length after it, or ``OUT_OF_RANGE`` (then nothing was inserted)."""
     heads = keys.shape[0]
     for h in range(heads):
-        for c in range(2):
-            v = keys[h, c]
-            if not (abs(v) <= KEY_LIMIT and v == np.floor(v)):
-                return OUT_OF_RANGE
+        if not key_in_range(keys[h, 0], keys[h, 1]):
+            return OUT_OF_RANGE
     longest = 0
     for h in range(heads):
-        x, y = np.int64(keys[h, 0]), np.int64(keys[h, 1])
-        up, low = 2 * h, 2 * h + 1
-        lens[up] = chain_insert(xs[up], ys[up], sq[up], lens[up], position, x, y)
-        lens[low] = chain_insert(xs[low], ys[low], sq[low], lens[low], position, x, -y)
-        longest = max(longest, lens[up], lens[low])
-        e = ext[h]
-        if e[FIRST] < 0:
-            e[XMIN], e[XMIN_SEQ], e[XMAX], e[XMAX_SEQ], e[FIRST] = x, position, x, position, position
-            continue
-        if x < e[XMIN] or (x == e[XMIN] and position < e[XMIN_SEQ]):
-            e[XMIN], e[XMIN_SEQ] = x, position
-        if x > e[XMAX] or (x == e[XMAX] and position < e[XMAX_SEQ]):
-            e[XMAX], e[XMAX_SEQ] = x, position
-        e[FIRST] = min(e[FIRST], position)
+        longest = max(longest, head_insert(xs, ys, sq, lens, ext, h, position, keys[h, 0],
+                                           keys[h, 1]))
     return longest
 
 
@@ -191,21 +225,8 @@ def heads_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray
     """Answer each head's query (``queries`` (H, 2) floats) into ``out``; 0, or
     ``OUT_OF_RANGE`` when a query cannot be scaled to integers below 2^62."""
     for h in range(queries.shape[0]):
-        qx, qy = queries[h, 0], queries[h, 1]
-        if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+        answer = head_query(xs, ys, sq, lens, ext, h, queries[h, 0], queries[h, 1], counts)
+        if answer == OUT_OF_RANGE:
             return OUT_OF_RANGE
-        # a float is a dyadic rational: doubling both (exact) until integral keeps the argmax
-        while qx != np.floor(qx) or qy != np.floor(qy):
-            qx, qy = qx * 2.0, qy * 2.0
-            if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
-                return OUT_OF_RANGE
-        ix, iy = np.int64(qx), np.int64(qy)
-        if iy > 0:
-            out[h] = chain_query(xs[2 * h], ys[2 * h], sq[2 * h], lens[2 * h], ix, iy, counts)
-        elif iy < 0:
-            out[h] = chain_query(xs[2 * h + 1], ys[2 * h + 1], sq[2 * h + 1], lens[2 * h + 1],
-                                 ix, -iy, counts)
-        else:
-            e = ext[h]
-            out[h] = e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
+        out[h] = answer
     return 0

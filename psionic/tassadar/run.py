@@ -64,7 +64,24 @@ def model_decoder(attention: str) -> Decoder:
 
 
 register_decoder("linear", model_decoder("linear"))
-register_decoder("hull", model_decoder("hull"))
+register_decoder("hull-session", model_decoder("hull"))
+
+
+def compiled_decoder(lookup: str) -> Decoder:
+    """A decode mode that runs the executor model in the compiled decode loop with the
+    hard-max lookup ``lookup`` (``hull`` or ``linear``: ``executor/compiled.py``)."""
+
+    def decode(program: LoadedProgram, entry: str | None, args: Sequence[int],
+               inputs: Sequence[int], limits: Limits) -> Outcome:
+        from psionic.tassadar.executor.compiled import decode_compiled
+
+        return decode_compiled(program, entry, args, inputs, limits, lookup)
+
+    return decode
+
+
+register_decoder("hull", compiled_decoder("hull"))
+register_decoder("linear-compiled", compiled_decoder("linear"))
 
 
 @dataclass(frozen=True, slots=True)

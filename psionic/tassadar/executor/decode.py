@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -83,8 +83,12 @@ def generate(model: Model, prompt: Sequence[int], max_tokens: int,
 
 def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
                   inputs: Sequence[int], limits: Any, model: Model | None = None,
-                  attention: str = "linear") -> ExecutorOutcome:
+                  attention: str = "linear",
+                  generator: Callable[[Model, Sequence[int], int], Generation] | None = None,
+                  ) -> ExecutorOutcome:
     """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``).
+
+    ``generator`` replaces ``generate`` (the compiled decode loop, ``compiled.py``).
 
     ``attention`` names the hard-max lookup (``attention.MODES``): the emitted tokens are the
     same under every mode, only the time differs."""
@@ -99,8 +103,9 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     prompt = lay_out(program.program, index, args, max_steps,
                      getattr(limits, "max_memory_pages", None))
     model = model or default_model()
-    gen = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2,
-                   MODES[attention])
+    max_tokens = MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2
+    gen = (generator(model, prompt.tokens, max_tokens) if generator is not None
+           else generate(model, prompt.tokens, max_tokens, MODES[attention]))
     tokens = gen.tokens
     trace = tr.decode(tokens)
     trap = None if trace.end == tr.HALT else trace.end
