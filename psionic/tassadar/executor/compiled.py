@@ -52,8 +52,10 @@ class CompiledModel:
     indptr: np.ndarray  # CSR over every stage's rows, in execution order
     indices: np.ndarray
     data: np.ndarray
-    stage_rows: np.ndarray  # (4 L + 1,): stage k = 4 l + (qkv, o, gv, out) owns rows [k], [k+1]
-    row_target: np.ndarray  # feature each o/out row adds into (-1 for qkv/gv rows)
+    # (5 L + 1,): stage k = 5 l + (qkv, o, gate, value, out) owns rows [k] .. [k+1]; the out
+    # stage is stored by unit (row u: the features unit u adds into), so idle units cost nothing
+    stage_rows: np.ndarray
+    row_target: np.ndarray  # feature each o row adds into (-1 for the other rows)
     layer_heads: np.ndarray  # (L,) heads per layer
     layer_nv: np.ndarray  # (L,) values per head
     head_hardmax: np.ndarray  # (G,) index among hard-max heads, -1 for uniform heads
@@ -96,8 +98,12 @@ class CompiledModel:
             p = _LayerPlan.of(lw)
             add(p.w_qkv, p.qkv_cols, None)
             add(p.w_o, np.arange(p.w_o.shape[1]), p.o_rows)  # columns: chosen values, flat
-            add(p.w_gv, p.ffn_cols, None)
-            add(p.w_out, np.arange(p.w_out.shape[1]), p.out_rows)  # columns: units
+            units = p.w_gv.shape[0] // 2
+            add(p.w_gv[:units], p.ffn_cols, None)
+            add(p.w_gv[units:], p.ffn_cols, None)
+            by_unit = np.zeros((units, d))
+            by_unit[:, p.out_rows] = p.w_out.T
+            add(by_unit, np.arange(d), None)
             layer_heads.append(p.heads)
             layer_nv.append(p.nv)
             uniform = set(p.uniform.tolist())
@@ -186,6 +192,7 @@ def _decode(prompt: np.ndarray, max_new: int, lookup: int, emb: np.ndarray, indp
     scratch = np.zeros(max(np.max(np.diff(stage_rows)), 1))
     chosen = np.zeros(max(np.max(layer_heads * layer_nv), 1))
     act = np.zeros(scratch.shape[0])
+    live = np.zeros(scratch.shape[0], dtype=np.int64)
     out = np.zeros(max_new, dtype=np.int64)
     n_out = 0
     x = np.zeros(d)
@@ -206,7 +213,7 @@ def _decode(prompt: np.ndarray, max_new: int, lookup: int, emb: np.ndarray, indp
         head_base = 0
         for layer in range(layer_heads.shape[0]):
             heads, nv = layer_heads[layer], layer_nv[layer]
-            k = 4 * layer
+            k = 5 * layer
             if heads > 0:
                 _rows_times(indptr, indices, data, stage_rows[k], stage_rows[k + 1], x, scratch)
                 for h in range(heads):
@@ -247,18 +254,28 @@ def _decode(prompt: np.ndarray, max_new: int, lookup: int, emb: np.ndarray, indp
                 for r in range(r0, r1):
                     x[row_target[r]] += act[r - r0]
             head_base += heads
-            r0, r1 = stage_rows[k + 2], stage_rows[k + 3]
-            _rows_times(indptr, indices, data, r0, r1, x, scratch)
-            units = (r1 - r0) // 2
+            # ReGLU: relu(gate) * value; a unit whose gate is shut adds exactly nothing, so
+            # its value row and its outputs are skipped (most units are idle on most tokens)
+            g0, units = stage_rows[k + 2], stage_rows[k + 3] - stage_rows[k + 2]
+            v0, o0 = stage_rows[k + 3], stage_rows[k + 4]
+            active = 0
             for u in range(units):
-                gate = scratch[u]
-                act[u] = (gate if gate > 0.0 else 0.0) * scratch[units + u]
-            r0, r1 = stage_rows[k + 3], stage_rows[k + 4]
-            for r in range(r0, r1):
                 acc = 0.0
-                for j in range(indptr[r], indptr[r + 1]):
-                    acc += data[j] * act[indices[j]]
-                x[row_target[r]] += acc
+                for j in range(indptr[g0 + u], indptr[g0 + u + 1]):
+                    acc += data[j] * x[indices[j]]
+                if acc > 0.0:
+                    val = 0.0
+                    for j in range(indptr[v0 + u], indptr[v0 + u + 1]):
+                        val += data[j] * x[indices[j]]
+                    a = acc * val
+                    if a != 0.0:
+                        act[active] = a
+                        live[active] = u
+                        active += 1
+            for i in range(active):
+                a, u = act[i], live[i]
+                for j in range(indptr[o0 + u], indptr[o0 + u + 1]):
+                    x[indices[j]] += data[j] * a
         t += 1
         if t < n_prompt:
             token = prompt[t]
