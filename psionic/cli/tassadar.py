@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--max-call-depth", type=int, default=None, metavar="N")
     r.add_argument("--trace", type=Path, metavar="FILE",
                    help="write the trace (token ids, ABI, digests) as JSON")
+    r.add_argument("--bundle", type=Path, metavar="FILE",
+                   help="write a proof bundle (receipt, manifest, replay record with the program); "
+                        "`psionic verify FILE` re-runs it with the other attention mode")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=run)
 
@@ -85,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
             limits = replace(limits, **{field: value})
     program = load(args.program)
     report = run_program(program, args.entry, args.args, args.input, args.decode, limits)
+    if args.bundle:
+        from psionic.tassadar.bundle import bundle_of
+
+        bundle = bundle_of(report, program, args.args, args.input, limits)
+        args.bundle.write_text(bundle.to_json(indent=2))
     if args.trace:
         args.trace.write_text(json.dumps({
             "abi": ABI,

@@ -33,6 +33,14 @@ from psionic.tassadar.trace import ABI, trace_digest
 
 Decoder = Callable[[LoadedProgram, str | None, Sequence[int], Sequence[int], Limits], Outcome]
 DECODERS: dict[str, Decoder] = {}
+# artifacts a decode mode adds to the receipt (the executor's weights, by digest)
+DECODER_ARTIFACTS: dict[str, Callable[[], dict[str, str]]] = {}
+
+
+def _executor_weights() -> dict[str, str]:
+    from psionic.tassadar.executor.model import WEIGHTS_DIGEST
+
+    return {"executor_weights": WEIGHTS_DIGEST}
 
 
 def register_decoder(name: str, decoder: Decoder) -> Decoder:
@@ -63,7 +71,9 @@ def model_decoder(attention: str) -> Decoder:
     return decode
 
 
+DECODER_ARTIFACTS["linear"] = _executor_weights
 register_decoder("linear", model_decoder("linear"))
+DECODER_ARTIFACTS["hull-session"] = _executor_weights
 register_decoder("hull-session", model_decoder("hull"))
 
 
@@ -80,7 +90,9 @@ def compiled_decoder(lookup: str) -> Decoder:
     return decode
 
 
+DECODER_ARTIFACTS["hull"] = _executor_weights
 register_decoder("hull", compiled_decoder("hull"))
+DECODER_ARTIFACTS["linear-compiled"] = _executor_weights
 register_decoder("linear-compiled", compiled_decoder("linear"))
 
 
@@ -125,6 +137,33 @@ def _decimal(values: Sequence[int]) -> list[str]:
     return [str(int(v)) for v in values]
 
 
+def request_record(program: LoadedProgram, entry: str, args: Sequence[int],
+                   inputs: Sequence[int], limits: Limits) -> dict[str, Any]:
+    """What a run's receipt digests as its request."""
+    # Canonical JSON holds integers only up to 2**53: Wasm values go in as decimal strings.
+    return {
+        "program": program.digest,
+        "entry": entry,
+        "args": _decimal(args),
+        "inputs": _decimal(inputs),
+        "limits": asdict(limits),
+        "profile": PROFILE,
+    }
+
+
+def output_record(outcome: Outcome) -> dict[str, Any]:
+    """What a run's receipt digests as its output: equal across decode modes for equal runs."""
+    return {
+        "result": _decimal(outcome.result),
+        "outputs": _decimal(outcome.outputs),
+        "trap": outcome.trap,
+        "steps": outcome.steps,
+        "tokens": len(outcome.tokens),
+        "trace_digest": trace_digest(outcome.tokens),
+        "memory_digest": digest_bytes(outcome.memory),
+    }
+
+
 def run_program(
     program: LoadedProgram,
     entry: str | None = None,
@@ -142,32 +181,15 @@ def run_program(
     started = time.perf_counter()
     outcome = DECODERS[decode](program, entry_name, list(args), list(inputs), limits)
     seconds = round(time.perf_counter() - started, 6)
-    tdigest = trace_digest(outcome.tokens)
-    mdigest = digest_bytes(outcome.memory)
-    # Canonical JSON holds integers only up to 2**53: Wasm values go in as decimal strings.
-    request = {
-        "program": program.digest,
-        "entry": entry_name,
-        "args": _decimal(args),
-        "inputs": _decimal(inputs),
-        "limits": asdict(limits),
-        "profile": PROFILE,
-    }
-    output = {
-        "result": _decimal(outcome.result),
-        "outputs": _decimal(outcome.outputs),
-        "trap": outcome.trap,
-        "steps": outcome.steps,
-        "tokens": len(outcome.tokens),
-        "trace_digest": tdigest,
-        "memory_digest": mdigest,
-    }
+    request = request_record(program, entry_name, args, inputs, limits)
+    output = output_record(outcome)
+    tdigest, mdigest = output["trace_digest"], output["memory_digest"]
     receipt = ExecutionReceipt.create(
         kind="tassadar_run",
         request=request,
         output=output,
         manifest_digest=RuntimeManifest.current().digest,
-        artifacts={"program": program.digest},
+        artifacts={"program": program.digest, **DECODER_ARTIFACTS.get(decode, dict)()},
         sampling={"decode": decode},
         timings={"seconds": seconds},
         facts={"trace_abi": ABI, "profile": PROFILE, "decode": decode},
