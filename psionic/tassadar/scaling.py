@@ -117,6 +117,59 @@ def choose_workload(target_steps: int) -> Workload:
                     "the prompt (19 tokens per instruction) holds most positions")
 
 
+def ladder(work: Workload, rungs: int = 12) -> list[tuple[str, tuple[int, ...], Prompt]]:
+    """Programs of the workload's kind at geometrically growing lengths, up to its own."""
+    out: list[tuple[str, tuple[int, ...], Prompt]] = []
+    if work.kind == "loop":
+        top = work.args[0]
+        for n in sorted({max(int(top ** (i / (rungs - 1))), 1) for i in range(rungs)}):
+            out.append((work.wat, (n,), prompt_for(work.wat, (n,), 9 * n + 64)))
+        return out
+    top = (L.NUM_LIMIT - 8) // 8
+    for k in sorted({max(int(top ** (i / (rungs - 1))), 1) for i in range(rungs)}):
+        wat = straight_wat(k)
+        out.append((wat, work.args, prompt_for(wat, work.args, L.NUM_LIMIT)))
+    return out
+
+
+def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) -> dict[str, Any]:
+    """Whole runs of growing length in the compiled decode loop (``executor/compiled.py``): the
+    mean cost per position of each run against its length; stops once ``budget_s`` is spent."""
+    from psionic.tassadar.executor.compiled import OK, compiled_model, run
+
+    cm = compiled_model(model)
+    rows: dict[str, Any] = {"lookup": lookup, "positions": [], "seconds": [],
+                            "seconds_per_token": [], "dot_products_per_token": [],
+                            "trace_digests": [], "stopped_early": False}
+    spent = 0.0
+    rungs = ladder(work)
+    first = rungs[0][2]
+    run(cm, first.tokens, MAX_STEP_TOKENS * (first.steps_bound + 1) + 2, lookup)  # compile
+    for _wat, _args, prompt in rungs:
+        if spent > budget_s:
+            rows["stopped_early"] = True
+            break
+        started = time.perf_counter()
+        tokens, status, dots = run(cm, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1)
+                                   + 2, lookup)
+        seconds = time.perf_counter() - started
+        spent += seconds
+        if status != OK:
+            rows["refused"] = f"status {status}"
+            break
+        n = len(prompt.tokens) + len(tokens)
+        rows["positions"].append(n)
+        rows["seconds"].append(round(seconds, 6))
+        rows["seconds_per_token"].append(seconds / n)
+        rows["dot_products_per_token"].append(dots / n)
+        rows["trace_digests"].append(tr.trace_digest(tokens))
+    rows["tokens_per_s"] = [round(p / s) for p, s in zip(rows["positions"], rows["seconds"],
+                                                          strict=True)]
+    rows["slopes"] = {k: slope(rows["positions"], rows[k])
+                      for k in ("seconds_per_token", "dot_products_per_token")}
+    return rows
+
+
 @dataclass
 class Series:
     # filled in while the run goes (mutable until the run ends)
@@ -216,7 +269,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(18, 4.8))
     colours = {"linear": "tab:red", "hull": "tab:blue"}
     for mode, s in result["series"].items():
         c = colours.get(mode)
@@ -227,15 +280,26 @@ def plot(result: dict[str, Any], path: Path) -> None:
                     label=f"{mode}: hard-max lookups (slope {sl['attention_seconds_per_token']})")
         right.loglog(s["positions"], s["dot_products_per_token"], "o-", ms=3, color=c,
                      label=f"{mode} (slope {sl['dot_products_per_token']})")
+    for lookup, rows in result.get("compiled_runs", {}).items():
+        c = colours.get(lookup)
+        sl = rows["slopes"]
+        third.loglog(rows["positions"], rows["seconds_per_token"], "s-", ms=4, color=c,
+                     label=f"{lookup}: time (slope {sl['seconds_per_token']})")
+        right.loglog(rows["positions"], rows["dot_products_per_token"], "s:", ms=4, color=c,
+                     label=f"compiled {lookup}, mean of whole runs "
+                     f"(slope {sl['dot_products_per_token']})")
+    third.set(xlabel="run length (positions)", ylabel="mean seconds per token",
+              title="compiled decode loop: whole runs")
     left.set(xlabel="position n (tokens so far)", ylabel="seconds per token",
-             title="per-token time")
+             title="numpy forward pass: per-token time")
     right.set(xlabel="position n (tokens so far)", ylabel="attention dot products per token",
               title="attention work per token")
-    for ax in (left, right):
+    for ax in (left, right, third):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Tassadar executor, {result['workload']['kind']} workload "
-                 f"({result['workload']['positions']} positions)", fontsize=10)
+                 f"({result['workload']['positions']} positions; "
+                 f"{result['workload']['note'][:90]})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -243,6 +307,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s: float = 120.0,
                   hull_budget_s: float = 1800.0, modes: tuple[str, ...] = ("hull", "linear"),
+                  compiled_lookups: tuple[str, ...] = ("hull", "linear"),
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the scaling benchmark; write ``scaling.json`` and ``scaling.png`` into ``out_dir``."""
     model = default_model()
@@ -259,12 +324,22 @@ def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s:
         for key in ("seconds_per_token", "attention_seconds_per_token", "dot_products_per_token"):
             s.slopes[key] = slope(s.positions, getattr(s, key))
         series[mode] = s
+    compiled = {}
+    for lookup in compiled_lookups:
+        if progress:
+            progress(f"compiled {lookup}: whole runs of growing length")
+        budget = linear_budget_s if lookup == "linear" else hull_budget_s
+        compiled[lookup] = compiled_runs(model, work, lookup, budget)
     # exactness across modes: the shorter emission is a prefix of the longer one
     agree = None
     if len(tokens) == 2:
         a, b = tokens.values()
         n = min(len(a), len(b))
         agree = a[:n] == b[:n]
+    if len(compiled) == 2:
+        a_d, b_d = (c["trace_digests"] for c in compiled.values())
+        n = min(len(a_d), len(b_d))
+        agree = bool(agree is not False and a_d[:n] == b_d[:n])
     bars: dict[str, Any] = {}
     if "hull" in series:
         sl = series["hull"].slopes
@@ -272,17 +347,22 @@ def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s:
     if "linear" in series:
         sl = series["linear"].slopes
         bars["linear"] = {k: (v is not None and v >= LINEAR_BAR) for k, v in sl.items()}
+    for lookup, rows in compiled.items():
+        bar = (lambda v: v is not None and v <= HULL_BAR) if lookup == "hull" else \
+            (lambda v: v is not None and v >= LINEAR_BAR)
+        bars[f"compiled_{lookup}"] = {k: bar(v) for k, v in rows["slopes"].items()}
     result: dict[str, Any] = {
         "benchmark": "tassadar.scaling.v1",
         "workload": {"kind": work.kind, "note": work.note, "args": list(work.args),
                      "prompt_tokens": len(work.prompt.tokens),
                      "steps_bound": work.prompt.steps_bound,
-                     "positions": max(s.tokens for s in series.values())},
+                     "positions": max([s.tokens for s in series.values()] + [0])},
         "fit_from_position": FIT_FROM,
         "bars": {"hull_slope_at_most": HULL_BAR, "linear_slope_at_least": LINEAR_BAR,
                  "met": bars},
         "modes_agree_on_emitted_tokens": agree,
         "series": {m: asdict(s) for m, s in series.items()},
+        "compiled_runs": compiled,
         "load_average_at_start": [round(v, 2) for v in load],
         "manifest": RuntimeManifest.current().to_dict(),
     }

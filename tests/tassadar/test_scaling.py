@@ -8,7 +8,14 @@ import numpy as np
 
 from psionic.cli.main import main
 from psionic.tassadar.executor.decode import default_model
-from psionic.tassadar.scaling import choose_workload, prompt_for, run_series, slope, straight_wat
+from psionic.tassadar.scaling import (
+    choose_workload,
+    ladder,
+    prompt_for,
+    run_series,
+    slope,
+    straight_wat,
+)
 
 
 def test_slope_fits_power_laws() -> None:
@@ -41,6 +48,14 @@ def test_budget_stops_a_series_early() -> None:
     assert s.stopped_early and s.tokens == 64 and s.trace_tokens == 0
 
 
+def test_ladder_grows_to_the_workload() -> None:
+    w = choose_workload(10_000)
+    rungs = ladder(w, rungs=5)
+    lengths = [len(p.tokens) for _, _, p in rungs]
+    assert lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
+    assert lengths[-1] == len(w.prompt.tokens)
+
+
 def test_workload_says_what_it_is() -> None:
     w = choose_workload(10_000)
     assert w.kind in ("loop", "straight-line")
@@ -57,4 +72,10 @@ def test_cli_writes_json_and_png(tmp_path, capsys) -> None:
     assert set(summary["slopes"]) == {"hull", "linear"}
     data = json.loads((out / "scaling.json").read_text())
     assert data["series"]["linear"]["stopped_early"]
+    for lookup in ("hull", "linear"):
+        runs = data["compiled_runs"][lookup]
+        assert runs["positions"] and runs["positions"] == sorted(runs["positions"])
+    n = min(len(data["compiled_runs"][k]["trace_digests"]) for k in ("hull", "linear"))
+    assert data["compiled_runs"]["hull"]["trace_digests"][:n] == \
+        data["compiled_runs"]["linear"]["trace_digests"][:n]
     assert (out / "scaling.png").read_bytes()[:4] == b"\x89PNG"
