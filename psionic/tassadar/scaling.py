@@ -149,14 +149,13 @@ def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) ->
         if spent > budget_s:
             rows["stopped_early"] = True
             break
-        started = time.perf_counter()
-        tokens, status, dots = run(cm, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1)
-                                   + 2, lookup)
-        seconds = time.perf_counter() - started
+        done = run(cm, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2, lookup)
+        seconds = done.prefill_seconds + done.decode_seconds
         spent += seconds
-        if status != OK:
-            rows["refused"] = f"status {status}"
+        if done.status != OK:
+            rows["refused"] = f"status {done.status}"
             break
+        tokens, dots = done.tokens, done.dot_products
         n = len(prompt.tokens) + len(tokens)
         rows["positions"].append(n)
         rows["seconds"].append(round(seconds, 6))

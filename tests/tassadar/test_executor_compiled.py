@@ -65,10 +65,10 @@ def test_same_tokens_and_fewer_dot_products_than_the_session() -> None:
     _, p, mx = _prompt(wat, args)
     model = default_model()
     cm = CompiledModel.of(model)
-    hull, s1, dots_hull = run(cm, p.tokens, mx, "hull")
-    linear, s2, dots_linear = run(cm, p.tokens, mx, "linear")
-    assert s1 == s2 == OK
-    assert hull == linear == generate(model, p.tokens, mx).tokens
+    h, lin = run(cm, p.tokens, mx, "hull"), run(cm, p.tokens, mx, "linear")
+    hull, dots_hull, dots_linear = h.tokens, h.dot_products, lin.dot_products
+    assert h.status == lin.status == OK
+    assert hull == lin.tokens == generate(model, p.tokens, mx).tokens
     n = len(p.tokens) + len(hull) - 1
     assert dots_linear == cm.n_hardmax * n * (n + 1) // 2  # every key of every head, every token
     assert dots_hull < dots_linear / 10
@@ -77,8 +77,8 @@ def test_same_tokens_and_fewer_dot_products_than_the_session() -> None:
 def test_no_halt_within_the_bound_is_reported() -> None:
     wat, args, _ = straight_line(5)
     _, p, _ = _prompt(wat, args)
-    tokens, status, _ = run(CompiledModel.of(default_model()), p.tokens, 3)
-    assert status == NO_HALT and len(tokens) == 3
+    done = run(CompiledModel.of(default_model()), p.tokens, 3)
+    assert done.status == NO_HALT and len(done.tokens) == 3
 
 
 def test_keys_past_the_int64_range_fall_back_to_exact_hulls() -> None:
@@ -89,8 +89,7 @@ def test_keys_past_the_int64_range_fall_back_to_exact_hulls() -> None:
                    model.unembedding, model.unembedding_bias)
     wat, args, _ = straight_line(7)
     program, p, mx = _prompt(wat, args)
-    _, status, _ = run(CompiledModel.of(scaled), p.tokens, mx, "hull")
-    assert status != OK  # the kernel refused instead of guessing
+    assert run(CompiledModel.of(scaled), p.tokens, mx, "hull").status != OK  # no guessing
     gen = generate_compiled(scaled, p.tokens, mx)
     assert gen.tokens == list(Machine(program.program).run("run", list(args)).tokens)
 

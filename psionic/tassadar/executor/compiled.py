@@ -165,122 +165,122 @@ def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: i
 
 
 @njit(cache=True)
-def _decode(prompt: np.ndarray, max_new: int, lookup: int, emb: np.ndarray, indptr: np.ndarray,
-            indices: np.ndarray, data: np.ndarray, stage_rows: np.ndarray,
-            row_target: np.ndarray, layer_heads: np.ndarray, layer_nv: np.ndarray,
-            head_hm: np.ndarray, head_vbase: np.ndarray, n_values: int, u_ptr: np.ndarray,
-            u_idx: np.ndarray, u_val: np.ndarray, u_bias: np.ndarray, end_lo: int, end_hi: int,
-            counts: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Feed ``prompt``, then emit argmax tokens until one in [end_lo, end_hi) or ``max_new``.
+def _room(t: int, lookup: int, state: tuple) -> tuple:
+    """``state`` with room for position ``t``: value rows, linear keys, one more hull point."""
+    x, values, keys, xs, ys, sq, lens, ext, sums, scratch, chosen, act, live = state
+    if t >= values.shape[0]:
+        values = _grow_rows(values)
+        if lookup == 1:
+            keys = _grow_rows(keys)
+    if np.max(lens) >= xs.shape[1]:
+        xs, ys, sq = _grow_columns(xs), _grow_columns(ys), _grow_columns(sq)
+    return (x, values, keys, xs, ys, sq, lens, ext, sums, scratch, chosen, act, live)
 
-    Returns (emitted tokens, how many, status)."""
-    d = emb.shape[1]
-    n_heads = head_hm.shape[0]
-    n_hm = 0
-    for g in range(n_heads):
-        if head_hm[g] >= 0:
-            n_hm += 1
-    room = 1024
-    values = np.zeros((room, max(n_values, 1)))
-    keys = np.zeros((room if lookup == 1 else 1, 2 * max(n_hm, 1)))
-    xs = np.zeros((2 * max(n_hm, 1), room), dtype=np.int64)
-    ys = np.zeros_like(xs)
-    sq = np.zeros_like(xs)
-    lens = np.zeros(2 * max(n_hm, 1), dtype=np.int64)
-    ext = np.full((max(n_hm, 1), 5), -1, dtype=np.int64)
-    sums = np.zeros((n_heads, max(np.max(layer_nv), 1)))
-    scratch = np.zeros(max(np.max(np.diff(stage_rows)), 1))
-    chosen = np.zeros(max(np.max(layer_heads * layer_nv), 1))
-    act = np.zeros(scratch.shape[0])
-    live = np.zeros(scratch.shape[0], dtype=np.int64)
+
+@njit(cache=True)
+def _forward(token: int, t: int, lookup: int, weights: tuple, state: tuple,
+             counts: np.ndarray) -> int:
+    """The forward pass of ``token`` at position ``t``: updates the residual ``x`` and the
+    caches in ``state`` (which has room, ``_room``); ``OK`` or ``OUT_OF_RANGE``."""
+    emb, indptr, indices, data, stage_rows, row_target, layer_heads, layer_nv, head_hm, \
+        head_vbase = weights
+    x, values, keys, xs, ys, sq, lens, ext, sums, scratch, chosen, act, live = state
+    for i in range(x.shape[0]):
+        x[i] = emb[token, i]
+    x[1] = t
+    x[2] = float(t) * t
+    n = t + 1
+    head_base = 0
+    for layer in range(layer_heads.shape[0]):
+        heads, nv = layer_heads[layer], layer_nv[layer]
+        k = 5 * layer
+        if heads > 0:
+            _rows_times(indptr, indices, data, stage_rows[k], stage_rows[k + 1], x, scratch)
+            for h in range(heads):
+                g = head_base + h
+                m = head_hm[g]
+                vrow = 4 * heads + h * nv
+                if m < 0:
+                    for j in range(nv):
+                        sums[g, j] += scratch[vrow + j]
+                        chosen[h * nv + j] = sums[g, j] / n
+                    continue
+                vb = head_vbase[g]
+                for j in range(nv):
+                    values[t, vb + j] = scratch[vrow + j]
+                kx, ky = scratch[2 * heads + 2 * h], scratch[2 * heads + 2 * h + 1]
+                qx, qy = scratch[2 * h], scratch[2 * h + 1]
+                if lookup == 1:
+                    keys[t, 2 * m], keys[t, 2 * m + 1] = kx, ky
+                    best = keys[0, 2 * m] * qx + keys[0, 2 * m + 1] * qy
+                    pos = 0
+                    for s in range(1, n):
+                        score = keys[s, 2 * m] * qx + keys[s, 2 * m + 1] * qy
+                        if score > best:
+                            best, pos = score, s
+                    counts[0] += n
+                else:
+                    if not K.key_in_range(kx, ky):
+                        return OUT_OF_RANGE
+                    K.head_insert(xs, ys, sq, lens, ext, m, t, kx, ky)
+                    pos = K.head_query(xs, ys, sq, lens, ext, m, qx, qy, counts)
+                    if pos < 0:
+                        return OUT_OF_RANGE
+                for j in range(nv):
+                    chosen[h * nv + j] = values[pos, vb + j]
+            r0, r1 = stage_rows[k + 1], stage_rows[k + 2]
+            _rows_times(indptr, indices, data, r0, r1, chosen, act)
+            for r in range(r0, r1):
+                x[row_target[r]] += act[r - r0]
+        head_base += heads
+        # ReGLU: relu(gate) * value; a unit whose gate is shut adds exactly nothing, so
+        # its value row and its outputs are skipped (most units are idle on most tokens)
+        g0, units = stage_rows[k + 2], stage_rows[k + 3] - stage_rows[k + 2]
+        v0, o0 = stage_rows[k + 3], stage_rows[k + 4]
+        active = 0
+        for u in range(units):
+            acc = 0.0
+            for j in range(indptr[g0 + u], indptr[g0 + u + 1]):
+                acc += data[j] * x[indices[j]]
+            if acc > 0.0:
+                val = 0.0
+                for j in range(indptr[v0 + u], indptr[v0 + u + 1]):
+                    val += data[j] * x[indices[j]]
+                a = acc * val
+                if a != 0.0:
+                    act[active] = a
+                    live[active] = u
+                    active += 1
+        for i in range(active):
+            a, u = act[i], live[i]
+            for j in range(indptr[o0 + u], indptr[o0 + u + 1]):
+                x[indices[j]] += data[j] * a
+    return OK
+
+
+@njit(cache=True)
+def _feed(tokens: np.ndarray, t: int, lookup: int, weights: tuple, state: tuple,
+          counts: np.ndarray) -> tuple:
+    """Feed ``tokens`` from position ``t``: (status, next position, state)."""
+    for i in range(tokens.shape[0]):
+        state = _room(t, lookup, state)
+        status = _forward(tokens[i], t, lookup, weights, state, counts)
+        if status != OK:
+            return status, t, state
+        t += 1
+    return OK, t, state
+
+
+@njit(cache=True)
+def _emit(max_new: int, t: int, lookup: int, weights: tuple, unembedding: tuple, state: tuple,
+          counts: np.ndarray, end_lo: int, end_hi: int) -> tuple:
+    """Greedy emission after the fed prefix: the argmax of the logits (first maximum), fed back
+    until a token in [end_lo, end_hi) or ``max_new`` tokens: (tokens, count, status, state)."""
+    u_ptr, u_idx, u_val, u_bias = unembedding
     out = np.zeros(max_new, dtype=np.int64)
     n_out = 0
-    x = np.zeros(d)
-    n_prompt = prompt.shape[0]
-    t = 0
-    token = prompt[0]
-    while True:
-        # ---- forward pass of `token` at position t ----
-        for i in range(d):
-            x[i] = emb[token, i]
-        x[1] = t
-        x[2] = float(t) * t
-        n = t + 1
-        if t >= values.shape[0]:
-            values = _grow_rows(values)
-            if lookup == 1:
-                keys = _grow_rows(keys)
-        head_base = 0
-        for layer in range(layer_heads.shape[0]):
-            heads, nv = layer_heads[layer], layer_nv[layer]
-            k = 5 * layer
-            if heads > 0:
-                _rows_times(indptr, indices, data, stage_rows[k], stage_rows[k + 1], x, scratch)
-                for h in range(heads):
-                    g = head_base + h
-                    m = head_hm[g]
-                    vrow = 4 * heads + h * nv
-                    if m < 0:
-                        for j in range(nv):
-                            sums[g, j] += scratch[vrow + j]
-                            chosen[h * nv + j] = sums[g, j] / n
-                        continue
-                    vb = head_vbase[g]
-                    for j in range(nv):
-                        values[t, vb + j] = scratch[vrow + j]
-                    kx, ky = scratch[2 * heads + 2 * h], scratch[2 * heads + 2 * h + 1]
-                    qx, qy = scratch[2 * h], scratch[2 * h + 1]
-                    if lookup == 1:
-                        keys[t, 2 * m], keys[t, 2 * m + 1] = kx, ky
-                        best = keys[0, 2 * m] * qx + keys[0, 2 * m + 1] * qy
-                        pos = 0
-                        for s in range(1, n):
-                            score = keys[s, 2 * m] * qx + keys[s, 2 * m + 1] * qy
-                            if score > best:
-                                best, pos = score, s
-                        counts[0] += n
-                    else:
-                        if not K.key_in_range(kx, ky):
-                            return out, n_out, OUT_OF_RANGE
-                        if K.head_insert(xs, ys, sq, lens, ext, m, t, kx, ky) >= xs.shape[1]:
-                            xs, ys, sq = _grow_columns(xs), _grow_columns(ys), _grow_columns(sq)
-                        pos = K.head_query(xs, ys, sq, lens, ext, m, qx, qy, counts)
-                        if pos < 0:
-                            return out, n_out, OUT_OF_RANGE
-                    for j in range(nv):
-                        chosen[h * nv + j] = values[pos, vb + j]
-                r0, r1 = stage_rows[k + 1], stage_rows[k + 2]
-                _rows_times(indptr, indices, data, r0, r1, chosen, act)
-                for r in range(r0, r1):
-                    x[row_target[r]] += act[r - r0]
-            head_base += heads
-            # ReGLU: relu(gate) * value; a unit whose gate is shut adds exactly nothing, so
-            # its value row and its outputs are skipped (most units are idle on most tokens)
-            g0, units = stage_rows[k + 2], stage_rows[k + 3] - stage_rows[k + 2]
-            v0, o0 = stage_rows[k + 3], stage_rows[k + 4]
-            active = 0
-            for u in range(units):
-                acc = 0.0
-                for j in range(indptr[g0 + u], indptr[g0 + u + 1]):
-                    acc += data[j] * x[indices[j]]
-                if acc > 0.0:
-                    val = 0.0
-                    for j in range(indptr[v0 + u], indptr[v0 + u + 1]):
-                        val += data[j] * x[indices[j]]
-                    a = acc * val
-                    if a != 0.0:
-                        act[active] = a
-                        live[active] = u
-                        active += 1
-            for i in range(active):
-                a, u = act[i], live[i]
-                for j in range(indptr[o0 + u], indptr[o0 + u + 1]):
-                    x[indices[j]] += data[j] * a
-        t += 1
-        if t < n_prompt:
-            token = prompt[t]
-            continue
-        # ---- greedy emission: argmax of the logits, first maximum ----
+    while n_out < max_new:
+        x = state[0]
         best_logit = -np.inf
         token = 0
         for v in range(u_bias.shape[0]):
@@ -293,22 +293,58 @@ def _decode(prompt: np.ndarray, max_new: int, lookup: int, emb: np.ndarray, indp
         out[n_out] = token
         n_out += 1
         if end_lo <= token < end_hi:
-            return out, n_out, OK
-        if n_out >= max_new:
-            return out, n_out, NO_HALT
+            return out, n_out, OK, state
+        state = _room(t, lookup, state)
+        status = _forward(token, t, lookup, weights, state, counts)
+        if status != OK:
+            return out, n_out, status, state
+        t += 1
+    return out, n_out, NO_HALT, state
+
+
+def _state(cm: CompiledModel, lookup: int) -> tuple:
+    n_hm = max(cm.n_hardmax, 1)
+    room = 1024
+    xs = np.zeros((2 * n_hm, room), dtype=np.int64)
+    widest = int(np.max(np.diff(cm.stage_rows), initial=1))
+    return (np.zeros(cm.embedding.shape[1]), np.zeros((room, max(cm.n_values, 1))),
+            np.zeros((room if lookup == 1 else 1, 2 * n_hm)), xs, np.zeros_like(xs),
+            np.zeros_like(xs), np.zeros(2 * n_hm, dtype=np.int64),
+            np.full((n_hm, 5), -1, dtype=np.int64),
+            np.zeros((len(cm.head_hardmax), max(int(np.max(cm.layer_nv, initial=1)), 1))),
+            np.zeros(widest), np.zeros(max(int(np.max(cm.layer_heads * cm.layer_nv,
+                                                          initial=1)), 1)),
+            np.zeros(widest), np.zeros(widest, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRun:
+    tokens: list[int]
+    status: int  # OK, OUT_OF_RANGE or NO_HALT
+    dot_products: int  # score evaluations of the hard-max lookups
+    prefill_seconds: float
+    decode_seconds: float
 
 
 def run(cm: CompiledModel, prompt: np.ndarray | Sequence[int], max_new: int,
-           lookup: str = "hull") -> tuple[list[int], int, int]:
-    """Emitted tokens, status (``OK``, ``OUT_OF_RANGE``, ``NO_HALT``) and dot products."""
+        lookup: str = "hull") -> CompiledRun:
+    """Feed ``prompt`` and emit greedily (at most ``max_new`` tokens) in the compiled loop."""
+    code = LOOKUPS[lookup]
+    weights = (cm.embedding, cm.indptr, cm.indices, cm.data, cm.stage_rows, cm.row_target,
+               cm.layer_heads, cm.layer_nv, cm.head_hardmax, cm.head_vbase)
     counts = np.zeros(1, dtype=np.int64)
-    out, n, status = _decode(
-        np.asarray(prompt, dtype=np.int64), max_new, LOOKUPS[lookup], cm.embedding, cm.indptr,
-        cm.indices, cm.data, cm.stage_rows, cm.row_target, cm.layer_heads, cm.layer_nv,
-        cm.head_hardmax, cm.head_vbase, cm.n_values, cm.unembedding_indptr,
-        cm.unembedding_indices, cm.unembedding_data, cm.unembedding_bias, tr.HALT_ID, tr.OP_BASE,
-        counts)
-    return out[:n].tolist(), int(status), int(counts[0])
+    started = time.perf_counter()
+    status, t, state = _feed(np.asarray(prompt, dtype=np.int64), 0, code, weights,
+                             _state(cm, code), counts)
+    fed = time.perf_counter()
+    if status != OK:
+        return CompiledRun([], int(status), int(counts[0]), fed - started, 0.0)
+    unembedding = (cm.unembedding_indptr, cm.unembedding_indices, cm.unembedding_data,
+                   cm.unembedding_bias)
+    out, n, status, _ = _emit(max_new, t, code, weights, unembedding, state, counts, tr.HALT_ID,
+                              tr.OP_BASE)
+    return CompiledRun(out[:n].tolist(), int(status), int(counts[0]), fed - started,
+                       time.perf_counter() - fed)
 
 
 _COMPILED: dict[int, tuple[Model, CompiledModel]] = {}
@@ -325,17 +361,13 @@ def compiled_model(model: Model) -> CompiledModel:
 
 def generate_compiled(model: Model, prompt: Sequence[int], max_tokens: int,
                       lookup: str = "hull") -> Generation:
-    """``decode.generate`` in the compiled loop (prefill and emission in one kernel call, so
-    the whole wall time is reported as decode time)."""
-    cm = compiled_model(model)
-    started = time.perf_counter()
-    tokens, status, _ = run(cm, prompt, max_tokens, lookup)
-    seconds = time.perf_counter() - started
-    if status == OUT_OF_RANGE:  # a value past the int64 hull's range: the exact Python hulls
+    """``decode.generate`` in the compiled loop."""
+    done = run(compiled_model(model), prompt, max_tokens, lookup)
+    if done.status == OUT_OF_RANGE:  # a value past the int64 hull's range: the exact Python hulls
         return generate(model, prompt, max_tokens, MODES["hull"])
-    if status == NO_HALT:
+    if done.status == NO_HALT:
         raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting")
-    return Generation(tokens, 0.0, seconds)
+    return Generation(done.tokens, done.prefill_seconds, done.decode_seconds)
 
 
 def decode_compiled(program: LoadedProgram, entry: str | None, args: Sequence[int],
