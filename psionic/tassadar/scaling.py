@@ -301,9 +301,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for ax in (left, right, third):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    refused = "; the executor refuses loops" if result["workload"]["kind"] != "loop" else ""
     fig.suptitle(f"Tassadar executor, {result['workload']['kind']} workload "
-                 f"({result['workload']['positions']} positions; "
-                 f"{result['workload']['note'][:90]})", fontsize=9)
+                 f"({result['workload']['positions']} positions{refused})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

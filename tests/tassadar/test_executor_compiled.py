@@ -33,15 +33,25 @@ def _prompt(wat: str, args) -> tuple:
     return program, p, MAX_STEP_TOKENS * (p.steps_bound + 1) + 2
 
 
-@pytest.mark.parametrize("lookup", ["hull", "linear"])
-def test_generated_programs_match_the_reference(lookup: str) -> None:
-    for seed in range(0, 150, 6):
+def _generated(lookup: str, seeds: range) -> None:
+    for seed in seeds:
         wat, args, _ = straight_line(seed)
         program = load_wat(wat)
         out = decode_compiled(program, "run", list(args), [], None, lookup)
         ref = Machine(program.program).run("run", list(args))
         assert list(out.tokens) == list(ref.tokens), seed
         assert (out.result, out.trap, out.steps) == (ref.result, ref.trap, ref.steps)
+
+
+@pytest.mark.parametrize("lookup", ["hull", "linear"])
+def test_generated_programs_match_the_reference(lookup: str) -> None:
+    _generated(lookup, range(0, 150, 15))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lookup", ["hull", "linear"])
+def test_all_generated_programs_match_the_reference(lookup: str) -> None:
+    _generated(lookup, range(150))
 
 
 def test_corpus_workloads_match_the_reference() -> None:

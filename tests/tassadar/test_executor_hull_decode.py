@@ -102,7 +102,7 @@ def _generated_in_hull_mode(seeds: range) -> None:
 
 
 def test_generated_programs_decode_exactly_in_hull_mode() -> None:
-    _generated_in_hull_mode(range(0, 150, 10))
+    _generated_in_hull_mode(range(0, 150, 25))
 
 
 @pytest.mark.slow
