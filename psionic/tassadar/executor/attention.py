@@ -11,7 +11,9 @@ The interface a decode mode implements is ``HardMaxHeads``, the hard-max
 heads of one layer together:
 
 - ``insert(position, keys)``: ``keys`` is ``(H, 2)``, row ``h`` the key of head
-  ``h`` at ``position``. Positions arrive in order ``0, 1, 2, ...``, each once.
+  ``h`` at ``position``. Positions arrive in order ``0, 1, 2, ...``, each once,
+  and stay below ``capacity`` (an upper bound, not an allocation: a run's
+  length is unknown until it halts, so an implementation grows as it goes).
 - ``query(queries) -> (H,)`` int positions: ``queries`` is ``(H, 2)``; row
   ``h`` is answered over every key of head ``h`` inserted so far (the
   current position's own key included: the model inserts, then queries).
@@ -76,10 +78,14 @@ class LinearAttention(HardMaxHeads):
 
     def __init__(self, heads: tuple[HeadId, ...], capacity: int) -> None:
         super().__init__(heads, capacity)
-        self.keys = np.zeros((2, len(heads), capacity))
+        self.keys = np.zeros((2, len(heads), min(capacity, 1 << 12)))
         self.n = 0
 
     def insert(self, position: int, keys: np.ndarray) -> None:
+        if position >= self.keys.shape[2]:  # double the history arrays
+            grown = np.zeros((2, len(self.heads), max(position + 1, 2 * self.keys.shape[2])))
+            grown[:, :, : self.n] = self.keys[:, :, : self.n]
+            self.keys = grown
         self.keys[:, :, position] = keys.T
         self.n = position + 1
 

@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:802cb6196d374cbc8b6742a22b290473cb1f6181183df221751ae5d2450a7087"
+WEIGHTS_DIGEST = "sha256:d2e812d262f9517b510689a2b5f860246dc1c36c146d1de2ae03292e3af66b34"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
@@ -191,6 +191,16 @@ class _LayerPlan:
                    lw.w_out[out_rows])
 
 
+_INITIAL = 1 << 12  # positions allocated at first; arrays double as the history grows
+
+
+def _grown(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` with its first axis at least doubled and at least ``need``."""
+    out = np.zeros((max(need, 2 * arr.shape[0]), *arr.shape[1:]))
+    out[: arr.shape[0]] = arr
+    return out
+
+
 class Session:
     """One decode: per-layer hard-max lookups and values over the history. Mutable: it grows
     per token. ``attention`` picks the hard-max lookup (``attention.MODES``); the default is
@@ -202,10 +212,11 @@ class Session:
             raise InvalidInput(f"{capacity} positions exceed the executor's {L.MAX_POSITION}")
         self.m = model
         self.n = 0
+        self.capacity = capacity
         self.plan = [_LayerPlan.of(lw) for lw in model.layers]
         self.lookups = [attention(tuple(HeadId(li, int(h), f"layer{li}.head{h}")
                                         for h in p.hardmax), capacity) for li, p in enumerate(self.plan)]
-        self.values = [np.zeros((capacity, p.heads, p.nv)) for p in self.plan]  # (n, H, V)
+        self.values = [np.zeros((_INITIAL, p.heads, p.nv)) for p in self.plan]  # (n, H, V), grown
         self.sums = [np.zeros((p.heads, p.nv)) for p in self.plan]  # running sums, uniform heads
         self.t_row = model.unembedding[:, _support(model.unembedding)]
         self.t_cols = _support(model.unembedding)
@@ -213,6 +224,10 @@ class Session:
     def feed(self, token: int) -> np.ndarray:
         """Append ``token`` at the next position; return its final residual vector."""
         t = self.n
+        if t >= self.capacity:
+            raise InvalidInput(f"position {t} is past the session's {self.capacity}")
+        if t >= self.values[0].shape[0]:
+            self.values = [_grown(v, t + 1) for v in self.values]
         x = self.m.embedding[token].copy()
         x[1], x[2] = t, float(t) * t  # positional encoding: pos, pos^2
         n = t + 1
