@@ -57,8 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scaling: steps of the loop workload (when the executor runs loops)")
     b.add_argument("--linear-budget", type=float, default=120.0, metavar="S",
                    help="scaling: stop linear decoding after S seconds")
-    b.add_argument("--hull-budget", type=float, default=1800.0, metavar="S",
-                   help="scaling: stop hull decoding after S seconds")
+    b.add_argument("--hull-budget", type=float, default=300.0, metavar="S",
+                   help="scaling: stop the numpy engine's hull decoding after S seconds")
+    b.add_argument("--compiled-budget", type=float, default=3600.0, metavar="S",
+                   help="scaling: start no longer compiled hull run after S seconds")
     b.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these workloads (repeatable)")
     b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
@@ -124,6 +126,7 @@ def _bench_scaling(args: argparse.Namespace) -> int:
     from psionic.tassadar.scaling import bench_scaling
 
     result = bench_scaling(args.out, args.target_steps, args.linear_budget, args.hull_budget,
+                           compiled_budget_s=args.compiled_budget,
                            progress=lambda line: print(line, file=sys.stderr))
     summary = {k: result[k] for k in ("workload", "bars", "modes_agree_on_emitted_tokens",
                                       "load_average_at_start")}

@@ -105,7 +105,7 @@ def choose_workload(target_steps: int) -> Workload:
     """A loop of about ``target_steps`` steps, or the longest straight-line program admitted."""
     wat, n = loop_wat(), max(target_steps // 9, 1)  # nine steps per iteration
     try:
-        prompt = prompt_for(wat, (n,), target_steps + 64)
+        prompt = prompt_for(wat, (n,), 9 * n + 64)
         return Workload("loop", wat, (n,), prompt, f"counting loop, {n} iterations")
     except Refusal as e:
         why = f"loops refused by the executor ({e.code}: {e.message})"
@@ -115,6 +115,11 @@ def choose_workload(target_steps: int) -> Workload:
     return Workload("straight-line", wat, (12345,), prompt,
                     f"{why}; straight-line program of {8 * statements} instructions instead: "
                     "the prompt (19 tokens per instruction) holds most positions")
+
+
+def token_budget(prompt: Prompt) -> int:
+    """The most tokens a run may emit: a bound's worth of the longest steps, within positions."""
+    return min(L.MAX_POSITION - len(prompt.tokens), MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
 
 
 def ladder(work: Workload, rungs: int = 12) -> list[tuple[str, tuple[int, ...], Prompt]]:
@@ -144,13 +149,13 @@ def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) ->
     spent = 0.0
     rungs = ladder(work)
     first = rungs[0][2]
-    run(cm, first.tokens, MAX_STEP_TOKENS * (first.steps_bound + 1) + 2, lookup)  # compile
+    run(cm, first.tokens, token_budget(first), lookup)  # compile
     for _wat, _args, prompt in rungs:
         if spent > budget_s:
             rows["stopped_early"] = True
             break
         cpu = time.process_time()
-        done = run(cm, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2, lookup)
+        done = run(cm, prompt.tokens, token_budget(prompt), lookup)
         cpu = time.process_time() - cpu
         seconds = done.prefill_seconds + done.decode_seconds
         spent += seconds
@@ -208,7 +213,7 @@ def run_series(model: Model, prompt: Prompt, mode: str, budget_s: float,
         meters.append(_Metered(MODES[mode](heads, capacity)))
         return meters[-1]
 
-    max_trace = MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2
+    max_trace = token_budget(prompt)
     total = len(prompt.tokens) + max_trace
     session = Session(model, total, factory)
     series = Series(mode)
@@ -312,6 +317,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s: float = 120.0,
                   hull_budget_s: float = 1800.0, modes: tuple[str, ...] = ("hull", "linear"),
                   compiled_lookups: tuple[str, ...] = ("hull", "linear"),
+                  compiled_budget_s: float = 3600.0,
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the scaling benchmark; write ``scaling.json`` and ``scaling.png`` into ``out_dir``."""
     model = default_model()
@@ -332,7 +338,7 @@ def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s:
     for lookup in compiled_lookups:
         if progress:
             progress(f"compiled {lookup}: whole runs of growing length")
-        budget = linear_budget_s if lookup == "linear" else hull_budget_s
+        budget = linear_budget_s if lookup == "linear" else compiled_budget_s
         compiled[lookup] = compiled_runs(model, work, lookup, budget)
     # exactness across modes: the shorter emission is a prefix of the longer one
     agree = None
