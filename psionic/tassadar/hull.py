@@ -33,9 +33,9 @@ at most three points, so the answer is found by bisection plus a look at
 the plateau.
 
 >>> h = Hull()
->>> for t, a in enumerate([3, 5, 3, 7]):  # latest write to address a: key (2a, -a^2 + eps t)
-...     h.insert(t, (2 * a, -a * a * 16 + t))
->>> h.query((3 * 16, 16)), h.query((5 * 16, 16)), h.query((0, 0))
+>>> for t, a in enumerate([3, 5, 3, 7]):  # latest write to address a: key (2Ma, -Ma^2 + t)
+...     h.insert(t, (2 * 16 * a, -16 * a * a + t))
+>>> h.query((3, 1)), h.query((5, 1)), h.query((0, 0))
 (2, 1, 0)
 """
 
