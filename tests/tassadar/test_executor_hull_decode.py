@@ -65,6 +65,18 @@ def test_hull_selects_the_linear_position_in_every_head_at_every_token(name, mon
     assert _SideBySide.lookups > 20 * (out.prompt_tokens + len(out.tokens))
 
 
+def test_hull_positions_on_a_loop(monkeypatch) -> None:
+    from psionic.tassadar.scaling import loop_wat
+
+    monkeypatch.setitem(MODES, "side_by_side", _SideBySide)
+    program = load_wat(loop_wat())
+    _SideBySide.lookups = 0
+    out = decode_linear(program, "run", [40], [], None, attention="side_by_side")
+    ref = Machine(program.program).run("run", [40])
+    assert list(out.tokens) == list(ref.tokens) and out.result == (40,)
+    assert _SideBySide.lookups > 40 * 9 * 4  # every head, every token of 360 steps
+
+
 def test_hull_positions_on_generated_programs(monkeypatch) -> None:
     monkeypatch.setitem(MODES, "side_by_side", _SideBySide)
     for seed in range(0, 150, 15):
