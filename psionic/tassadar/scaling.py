@@ -179,6 +179,18 @@ def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) ->
     return rows
 
 
+def reference_digests(work: Workload, count: int) -> list[str]:
+    """Trace digests of the first ``count`` ladder programs on the reference interpreter (run
+    after the timed decodes, never during them)."""
+    from psionic.tassadar.interpreter import Machine
+
+    out = []
+    for wat, args, _prompt in ladder(work)[:count]:
+        program = load_wat(wat)
+        out.append(tr.trace_digest(Machine(program.program).run("run", list(args)).tokens))
+    return out
+
+
 @dataclass
 class Series:
     # filled in while the run goes (mutable until the run ends)
@@ -350,6 +362,12 @@ def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s:
         a_d, b_d = (c["trace_digests"] for c in compiled.values())
         n = min(len(a_d), len(b_d))
         agree = bool(agree is not False and a_d[:n] == b_d[:n])
+    exact: dict[str, list[bool]] = {}
+    if compiled:
+        longest = max(len(rows["trace_digests"]) for rows in compiled.values())
+        reference = reference_digests(work, longest)
+        exact = {k: [a == b for a, b in zip(rows["trace_digests"], reference, strict=False)]
+                 for k, rows in compiled.items()}
     bars: dict[str, Any] = {}
     if "hull" in series:
         sl = series["hull"].slopes
@@ -373,6 +391,7 @@ def bench_scaling(out_dir: Path, target_steps: int = 1_048_575, linear_budget_s:
         "modes_agree_on_emitted_tokens": agree,
         "series": {m: asdict(s) for m, s in series.items()},
         "compiled_runs": compiled,
+        "compiled_runs_equal_reference_trace": exact,
         "load_average_at_start": [round(v, 2) for v in load],
         "manifest": RuntimeManifest.current().to_dict(),
     }

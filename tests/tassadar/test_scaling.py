@@ -75,6 +75,7 @@ def test_cli_writes_json_and_png(tmp_path, capsys) -> None:
     for lookup in ("hull", "linear"):
         runs = data["compiled_runs"][lookup]
         assert runs["positions"] and runs["positions"] == sorted(runs["positions"])
+    assert all(all(v) and v for v in data["compiled_runs_equal_reference_trace"].values())
     n = min(len(data["compiled_runs"][k]["trace_digests"]) for k in ("hull", "linear"))
     assert data["compiled_runs"]["hull"]["trace_digests"][:n] == \
         data["compiled_runs"]["linear"]["trace_digests"][:n]
