@@ -66,6 +66,7 @@ def test_generated_control_flow_programs_decode_exactly() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # minutes of O(n) decoding
 def test_many_generated_control_flow_programs_decode_exactly() -> None:
     for seed in range(12, 212):  # 200 more held-out programs with loops, ifs and branches
         _exact(*flow_program(seed))
@@ -201,6 +202,7 @@ def test_corpus_workloads_decode_exactly_or_are_refused() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # minutes of O(n) decoding
 def test_long_corpus_workloads_decode_exactly_or_are_refused() -> None:
     _corpus(long=True)
 
