@@ -70,8 +70,10 @@ def run_parity(args: argparse.Namespace) -> int:
     os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     os.environ["PSIONIC_NUM_THREADS"] = str(args.threads)
     from psionic.models.loader import load_model
+    from psionic.models.parity import load_fixture
     from psionic.models.parity import run_parity as parity_report
 
+    load_fixture(args.fixture)  # a broken fixture is refused before the model loads
     loaded = load_model(args.model)
     report = parity_report(loaded, args.fixture, args.threads, args.peer_python if args.vs else None)
     print(json.dumps(report, indent=2))
