@@ -16,6 +16,7 @@ is from its own recording.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,20 +148,33 @@ def psionic_greedy(loaded: LoadedModel) -> Callable[[list[int], int], list[int]]
 
 @dataclass(frozen=True, slots=True)
 class PeerPath:
-    """One way of running llama.cpp: its attention kernel and whether tokens go in one batch."""
+    """One way of running llama.cpp: its weight layout, its attention kernel, and whether
+    the tokens go in one batch."""
 
+    repack: bool
     flash_attn: bool
     batch: bool
     note: str
 
 
-# The first is the path the shared fixtures were recorded on; the others show how far
-# llama.cpp's own results move when only the evaluation path changes.
+# Formats llama.cpp's CPU backend stores in its interleaved CPU_REPACK layout by default on
+# x86 with AVX2 (AMX aside), among those psionic reads; their GEMM sums in another order.
+X86_REPACKED = frozenset({"q4_0", "q4_k"})
+
+# The first is the path the shared fixtures were recorded on; each other changes one thing,
+# to show how far llama.cpp's own results move when only the evaluation path changes.
 LLAMACPP_PATHS: dict[str, PeerPath] = {
-    "batch": PeerPath(False, True, "the fixtures' own path: whole sequence in one batch"),
-    "flash_attn": PeerPath(True, True, "flash attention on (f16 K/V, fused softmax)"),
-    "token_by_token": PeerPath(False, False, "one token per evaluation, as in decoding"),
+    "batch": PeerPath(True, False, True, "the fixtures' own path: one batch, default weight layout"),
+    "no_repack": PeerPath(False, False, True, "weights in plain rows (--no-repack)"),
+    "flash_attn": PeerPath(True, True, True, "flash attention on (f16 K/V, fused softmax)"),
+    "token_by_token": PeerPath(True, False, False, "one token per evaluation, as in decoding"),
 }
+
+
+def repacked_tensors(loaded: LoadedModel) -> str:
+    """A regex naming the model's tensors llama.cpp repacks by default ("" if none)."""
+    names = sorted(n for n, t in loaded.file.tensors.items() if t.dtype.name in X86_REPACKED)
+    return "^(" + "|".join(re.escape(n) for n in names) + ")$" if names else ""
 
 
 def llamacpp_scores(
@@ -170,8 +184,10 @@ def llamacpp_scores(
     from psionic.models.peers.llamacpp import LlamaCppPeer
 
     n_ctx = max(len(c.tokens) for c in cases) + 8
+    repack = repacked_tensors(loaded) if path.repack else ""
     with LlamaCppPeer(
-        peer_python, loaded.path, threads, n_ctx=n_ctx, flash_attn=path.flash_attn, logits_all=True
+        peer_python, loaded.path, threads, n_ctx=n_ctx, flash_attn=path.flash_attn,
+        logits_all=True, repack_tensors=repack,
     ) as peer:
 
         def predict(case: ParityCase) -> Predictions:

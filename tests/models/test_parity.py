@@ -54,7 +54,7 @@ def test_greedy_matches_compares_the_first_16_tokens_or_fewer_at_eos() -> None:
 
 def test_the_fixtures_own_path_comes_first() -> None:
     first = next(iter(LLAMACPP_PATHS.values()))
-    assert (first.flash_attn, first.batch) == (False, True)
+    assert (first.repack, first.flash_attn, first.batch) == (True, False, True)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,22 @@ def test_broken_fixtures_get_a_typed_error(tmp_path: Path, text: str) -> None:
 def test_a_missing_fixture_gets_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(MalformedFile):
         load_fixture(tmp_path / "absent.json")
+
+
+def test_repacked_tensors_names_exactly_the_formats_llamacpp_repacks() -> None:
+    from types import SimpleNamespace
+
+    from psionic.core.dtypes import DType
+    from psionic.models.parity import repacked_tensors
+
+    def info(name: str) -> SimpleNamespace:
+        return SimpleNamespace(dtype=DType.get(name))
+
+    tensors = {"blk.1.attn_output.weight": info("q4_k"), "blk.11.ffn_down.weight": info("q4_0"),
+               "blk.1.ffn_up.weight": info("q5_0"), "output.weight": info("q8_0")}
+    pattern = repacked_tensors(SimpleNamespace(file=SimpleNamespace(tensors=tensors)))  # type: ignore[arg-type]
+    import re
+
+    assert [n for n in tensors if re.search(pattern, n)] == ["blk.1.attn_output.weight", "blk.11.ffn_down.weight"]
+    assert not re.search(pattern, "blk.1.attn_output.weight.extra")
+    assert repacked_tensors(SimpleNamespace(file=SimpleNamespace(tensors={"x": info("q4_1")}))) == ""  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
-"""llama.cpp's worker, scored by psionic.models.parity: its batch path reproduces the
-SmolLM2 recording, and its other paths answer with the same shapes."""
+"""llama.cpp's worker, scored by psionic.models.parity: its default path (one batch, q4_k
+weights repacked) reproduces both recordings, and its other paths answer in the same shape."""
 
 from __future__ import annotations
 
@@ -22,10 +22,17 @@ pytestmark = [
 ]
 
 
+FIXTURES = {
+    "smollm2-135m-instruct": "public_smollm2-135m-instruct-q4_1.json",
+    "gemma3-270m": "public_gemma3-270m-q4_k_m.json",
+}
+
+
+@pytest.mark.parametrize("model", list(FIXTURES))
 @pytest.mark.parametrize("path", list(LLAMACPP_PATHS))
-def test_llamacpp_against_its_own_recording(path: str) -> None:
-    loaded = load_model("smollm2-135m-instruct")
-    _, cases = load_fixture(FIXTURE / "public_smollm2-135m-instruct-q4_1.json")  # type: ignore[operator]
+def test_llamacpp_against_its_own_recording(model: str, path: str) -> None:
+    loaded = load_model(model)
+    _, cases = load_fixture(FIXTURE / FIXTURES[model])  # type: ignore[operator]
     report = llamacpp_scores(str(PEER_PYTHON), loaded, cases[:2], 2, LLAMACPP_PATHS[path])
     assert report["positions"] == sum(len(c.tokens) for c in cases[:2])
     if path == "batch":  # the path the recording was made on
