@@ -3,10 +3,17 @@
 It imports only llama_cpp and the standard library (the peer venv has nothing
 else). Commands arrive one JSON object per line on stdin; each answer is one
 JSON line on stdout:
-  {"op": "load", "path": ..., "threads": N, "n_ctx": N, "repack": false}
+  {"op": "load", "path": ..., "threads": N, "n_ctx": N, "repack": false,
+   "repack_tensors": "<regex>", "flash_attn": false, "logits_all": false}
   {"op": "prefill", "tokens": [...]}            -> {"seconds": s}
-  {"op": "decode", "tokens": [...], "n": N}     -> {"seconds": s, "tokens": [...]}
+  {"op": "decode", "tokens": [...], "n": N, "batch": true}
+                                                -> {"seconds": s, "tokens": [...]}
+  {"op": "logits_at", "tokens": [...], "ids": [[...] per position], "batch": true}
+                                                -> {"argmax": [...], "logits": [[...]...]}
   {"op": "tokenize", "text": ..., "special": b} -> {"tokens": [...]}
+"batch": false evaluates the given tokens one at a time instead of in one batch;
+"logits_at" (teacher forcing: the argmax and the logits at the given ids after each
+prefix of the tokens) with "batch": true needs a model loaded with "logits_all": true.
 """
 
 import json
@@ -17,18 +24,67 @@ from typing import Any
 import llama_cpp
 
 
-def _disable_weight_repacking() -> None:
-    """Load weights into plain CPU buffers, as llama-server's --no-repack does.
+def _cpu_repack_buffer_type() -> Any:
+    """ggml's CPU_REPACK buffer type (interleaved weight rows for its GEMM kernels)."""
+    import ctypes
+    import os
 
-    Some virtual machines advertise AMX but trap its instructions; llama.cpp's
-    repacked (AMX) buffers then die with SIGILL on the first matmul.
+    libdir = os.path.join(os.path.dirname(llama_cpp.__file__), "lib")
+    ggml = ctypes.CDLL(os.path.join(libdir, "libggml.so"))
+    base = ctypes.CDLL(os.path.join(libdir, "libggml-base.so"))
+    ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
+    ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
+    base.ggml_backend_dev_backend_reg.restype = ctypes.c_void_p
+    base.ggml_backend_dev_backend_reg.argtypes = [ctypes.c_void_p]
+    base.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+    base.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    base.ggml_backend_buft_name.restype = ctypes.c_char_p
+    base.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
+    llama_cpp.llama_cpp.llama_backend_init()
+    cpu = ggml.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
+    address = base.ggml_backend_reg_get_proc_address(
+        base.ggml_backend_dev_backend_reg(cpu), b"ggml_backend_dev_get_extra_bufts"
+    )
+    extra = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(address)(cpu)
+    i = 0
+    while extra[i]:
+        if base.ggml_backend_buft_name(extra[i]) == b"CPU_REPACK":
+            return extra[i]
+        i += 1
+    raise RuntimeError("this llama.cpp build has no CPU_REPACK buffer type")
+
+
+_KEEP: list = []  # ctypes objects the loaded model's parameters point at
+
+
+def _weight_buffers(repack_tensors: str) -> None:
+    """Load weights into plain CPU buffers, as llama-server's --no-repack does, except the
+    tensors whose names match the regex ``repack_tensors``, which get ggml's CPU_REPACK
+    layout (llama.cpp's default for the formats it repacks).
+
+    Some virtual machines advertise AMX but trap its instructions; llama.cpp's default
+    buffers (AMX first) then die with SIGILL on the first matmul, so AMX is never used.
     """
+    import ctypes
+
     bindings = llama_cpp.llama_cpp  # the module the Llama class reads its defaults from
     default = bindings.llama_model_default_params
+    overrides = None
+    if repack_tensors:
+
+        class Override(ctypes.Structure):  # llama_model_tensor_buft_override
+            _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+        overrides = (Override * 2)(
+            Override(repack_tensors.encode(), _cpu_repack_buffer_type()), Override(None, None)
+        )
+        _KEEP.append(overrides)
 
     def params() -> Any:
         p = default()
         p.use_extra_bufts = False
+        if overrides is not None:
+            p.tensor_buft_overrides = ctypes.cast(overrides, ctypes.c_void_p)
         return p
 
     bindings.llama_model_default_params = params
@@ -42,6 +98,34 @@ def _last_logits(llm: Any) -> Any:
     return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))
 
 
+def _eval(llm: Any, tokens: list, batch: bool) -> None:
+    if batch:
+        llm.eval(tokens)
+    else:
+        for token in tokens:
+            llm.eval([token])
+
+
+def _logits_at(llm: Any, tokens: list, ids: list, batch: bool) -> dict:
+    """After each prefix of ``tokens``: the argmax and the logits at that position's ``ids``."""
+    import numpy as np
+
+    llm.reset()
+    if batch:
+        llm.eval(tokens)
+        rows = np.asarray(llm.scores[: len(tokens)])
+    else:
+        steps = []
+        for token in tokens:
+            llm.eval([token])
+            steps.append(_last_logits(llm).copy())
+        rows = np.asarray(steps)
+    return {
+        "argmax": [int(r.argmax()) for r in rows],
+        "logits": [[float(r[i]) for i in want] for r, want in zip(rows, ids, strict=True)],
+    }
+
+
 def main() -> None:
     llm: Any = None
     for line in sys.stdin:
@@ -49,10 +133,11 @@ def main() -> None:
         op = cmd["op"]
         if op == "load":
             if not cmd.get("repack", False):
-                _disable_weight_repacking()
+                _weight_buffers(cmd.get("repack_tensors", ""))
             llm = llama_cpp.Llama(
                 model_path=cmd["path"], n_threads=cmd["threads"], n_threads_batch=cmd["threads"],
-                n_ctx=cmd["n_ctx"], n_batch=512, n_ubatch=512, verbose=False, logits_all=False,
+                n_ctx=cmd["n_ctx"], n_batch=512, n_ubatch=512, verbose=False,
+                logits_all=cmd.get("logits_all", False), flash_attn=cmd.get("flash_attn", False),
             )
             reply = {"ok": True, "version": llama_cpp.__version__}
         elif op == "tokenize":
@@ -65,7 +150,7 @@ def main() -> None:
             reply = {"seconds": time.perf_counter() - t0}
         elif op == "decode":
             llm.reset()
-            llm.eval(cmd["tokens"])
+            _eval(llm, cmd["tokens"], cmd.get("batch", True))
             out = []
             t0 = time.perf_counter()
             for _ in range(cmd["n"]):
@@ -73,6 +158,8 @@ def main() -> None:
                 out.append(token)
                 llm.eval([token])
             reply = {"seconds": time.perf_counter() - t0, "tokens": out}
+        elif op == "logits_at":
+            reply = _logits_at(llm, cmd["tokens"], cmd["ids"], cmd.get("batch", True))
         else:
             reply = {"error": f"unknown op {op!r}"}
         sys.stdout.write(json.dumps(reply) + "\n")
