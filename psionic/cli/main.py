@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from psionic import __version__
 from psionic.core.errors import PsionicError
 
-VERB_MODULES = ("doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "adapter")
+VERB_MODULES = (
+    "doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "data", "train",
+    "adapter",
+)
 
 EXIT_ERROR = 2
 

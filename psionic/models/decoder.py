@@ -258,11 +258,13 @@ class DecoderModel(Module):
             logits = np.tanh(logits / cap) * cap
         return logits
 
-    def sequence_logits(self, ids: np.ndarray) -> Tensor:
+    def sequence_logits(self, ids: np.ndarray, rows: np.ndarray | None = None) -> Tensor:
         """Logits (T, vocab) at every position of one sequence, as a Tensor on the tape.
 
         The training path: the same blocks as ``forward``, run on Tensors, so
         gradients reach whatever parameters are trainable (for example LoRA adapters).
+        ``rows`` keeps only those positions before the output projection (R, vocab):
+        a loss on a few positions then skips the vocabulary-wide product for the rest.
         """
         ids = np.asarray(ids, dtype=np.int64)
         positions = np.arange(len(ids))
@@ -271,6 +273,8 @@ class DecoderModel(Module):
             x = x * float(np.float32(self.config.embed_scale))
         for block in self.layers:
             x = block(x, positions, ())
+        if rows is not None:
+            x = x[np.asarray(rows, dtype=np.int64)]
         logits = self.lm_head(self.norm(x))
         cap = self.config.final_logit_softcap
         if cap:

@@ -40,3 +40,25 @@ def test_strided_operands_are_made_blas_ready() -> None:
     assert blas_ready(view[0, 0].T) is not None
     np.testing.assert_allclose(P.PRIMS["matmul"](view, view.swapaxes(-1, -2)),
                                np.matmul(view, view.swapaxes(-1, -2)), rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_transpose_product_splits_and_matches_the_dense_product(two_threads, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``g @ W`` for a Q8_0 weight decoded block by block (no decoded-weights cache), split over threads."""
+    from psionic.array import decoded_cache
+    from psionic.backends.quant_matrix import QuantMatrix
+    from psionic.backends.reference import dequantize
+    from psionic.core.dtypes import DType
+
+    monkeypatch.setattr(decoded_cache, "DECODED", decoded_cache.DecodedCache(0))
+    monkeypatch.setattr(P, "QUANT_BLOCK_ELEMENTS", 64 * 256)
+    rows = 256 * 2 + 37
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 255, (rows, 34 * 2), dtype=np.uint8)
+    blocks[:, 0:2] = np.frombuffer(np.float16(0.01).tobytes(), np.uint8)
+    blocks[:, 34:36] = np.frombuffer(np.float16(0.02).tobytes(), np.uint8)
+    w = QuantMatrix.from_array(DType.get("q8_0"), blocks)
+    g = rng.standard_normal((2, 48, rows)).astype(np.float32)
+    out = P.PRIMS["quant_matmul_t"](g, w)
+    assert out.shape == (2, 48, 64)
+    np.testing.assert_allclose(out, g @ dequantize(w), rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(out, P.PRIMS["quant_matmul_t"](g, w))

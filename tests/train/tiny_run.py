@@ -1,0 +1,53 @@
+"""A tiny GPT trained on synthetic rows: the program the kill-and-resume test runs in a subprocess.
+
+    python tests/train/tiny_run.py OUT_DIR STEPS [--resume]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from psionic.array import Tensor
+from psionic.data.packing import PackedRow
+from psionic.nn import tensor_ops as T
+from psionic.nn.gpt import GPT, GPTConfig
+from psionic.train.objective import CausalLMObjective
+from psionic.train.trainer import Budget, TrainConfig, Trainer
+
+VOCAB, LENGTH = 48, 24
+
+
+def synthetic_rows(n: int, seed: int) -> list[PackedRow]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        start, stride = rng.integers(0, VOCAB), rng.integers(1, 3)
+        ids = ((start + stride * np.arange(LENGTH)) % VOCAB).astype(np.int32)  # learnable: counting
+        mask = np.zeros(LENGTH, np.bool_)
+        mask[LENGTH // 2:] = True
+        rows.append(PackedRow(ids, mask, (f"row{seed}.{i}",)))
+    return rows
+
+
+def make_trainer(out: str, steps: int, **overrides) -> Trainer:  # type: ignore[no-untyped-def]
+    model = GPT(GPTConfig(vocab_size=VOCAB, n_layers=2, d_model=48, n_heads=2, seq_len=LENGTH), seed=0)
+    model.rng = np.random.default_rng(7)  # dropout on the logits: resume must restore its state too
+
+    def logits_at(ids: np.ndarray, pos: np.ndarray) -> Tensor:
+        logits = model(Tensor(ids[None], dtype="i64"))[0][pos]
+        return T.dropout(logits, 0.1, model.rng) if model.training else logits
+
+    objective = CausalLMObjective(model, logits_at)
+    settings = dict(budget=Budget(steps=steps), lr=3e-3, warmup=2, grad_accum=2, clip_norm=1.0,
+                    checkpoint_every=1, eval_every=4, param_digest_every=1, progress=False, plot=False)
+    settings.update(overrides)
+    config = TrainConfig(**settings)  # type: ignore[arg-type]
+    return Trainer(objective, synthetic_rows(20, 0), config, out, eval_rows=synthetic_rows(3, 1))
+
+
+if __name__ == "__main__":
+    out_dir, n_steps = sys.argv[1], int(sys.argv[2])
+    result = make_trainer(out_dir, n_steps).run(resume="--resume" in sys.argv)
+    print(result.param_digest)
