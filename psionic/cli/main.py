@@ -21,7 +21,7 @@ from psionic.core.errors import PsionicError
 
 VERB_MODULES = (
     "doctor", "verify", "keys", "models", "generate", "bench", "serve", "tassadar", "data", "train",
-    "adapter",
+    "adapter", "eval",
 )
 
 EXIT_ERROR = 2
