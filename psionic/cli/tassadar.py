@@ -41,11 +41,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--max-call-depth", type=int, default=None, metavar="N")
     r.add_argument("--trace", type=Path, metavar="FILE",
                    help="write the trace (token ids, ABI, digests) as JSON")
+    r.add_argument("--bundle", type=Path, metavar="FILE",
+                   help="write a proof bundle (receipt, manifest, replay record with the program); "
+                        "`psionic verify FILE` re-runs it with the other attention mode")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=run)
 
-    b = verbs.add_parser("bench", help="steps/s of a decode mode per workload, as JSON")
-    b.add_argument("decode", metavar="MODE", help="a registered decode mode, e.g. reference")
+    b = verbs.add_parser("bench", help="steps/s of a decode mode per workload, as JSON; "
+                         "`bench scaling`: per-token cost against trace length, linear vs hull")
+    b.add_argument("decode", metavar="MODE",
+                   help="a registered decode mode (e.g. reference, linear, hull) or `scaling`")
+    b.add_argument("--out", type=Path, default=Path("tassadar_scaling"), metavar="DIR",
+                   help="scaling: where scaling.json and scaling.png go")
+    b.add_argument("--target-steps", type=int, default=1_048_575, metavar="N",
+                   help="scaling: steps of the loop workload (when the executor runs loops)")
+    b.add_argument("--linear-budget", type=float, default=120.0, metavar="S",
+                   help="scaling: stop linear decoding after S seconds")
+    b.add_argument("--hull-budget", type=float, default=300.0, metavar="S",
+                   help="scaling: stop the numpy engine's hull decoding after S seconds")
+    b.add_argument("--compiled-budget", type=float, default=3600.0, metavar="S",
+                   help="scaling: start no longer compiled hull run after S seconds")
     b.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these workloads (repeatable)")
     b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
@@ -75,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
             limits = replace(limits, **{field: value})
     program = load(args.program)
     report = run_program(program, args.entry, args.args, args.input, args.decode, limits)
+    if args.bundle:
+        from psionic.tassadar.bundle import bundle_of
+
+        bundle = bundle_of(report, program, args.args, args.input, limits)
+        args.bundle.write_text(bundle.to_json(indent=2))
     if args.trace:
         args.trace.write_text(json.dumps({
             "abi": ABI,
@@ -100,8 +120,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_scaling(args: argparse.Namespace) -> int:
+    import sys
+
+    from psionic.tassadar.scaling import bench_scaling
+
+    result = bench_scaling(args.out, args.target_steps, args.linear_budget, args.hull_budget,
+                           compiled_budget_s=args.compiled_budget,
+                           progress=lambda line: print(line, file=sys.stderr))
+    summary = {k: result[k] for k in ("workload", "bars", "modes_agree_on_emitted_tokens",
+                                      "load_average_at_start")}
+    summary["slopes"] = {m: s["slopes"] for m, s in result["series"].items()}
+    summary["tokens_per_s"] = {m: round(s["tokens"] / s["seconds"]) if s["seconds"] else None
+                               for m, s in result["series"].items()}
+    summary["files"] = [str(args.out / "scaling.json"), str(args.out / "scaling.png")]
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+BENCH_PROGRAMS = {"scaling": _bench_scaling}  # benchmarks other than one decode mode per workload
+
+
 def bench(args: argparse.Namespace) -> int:
     from psionic.tassadar.bench import bench as run_bench
+
+    if args.decode in BENCH_PROGRAMS:
+        return BENCH_PROGRAMS[args.decode](args)
 
     print(json.dumps(run_bench(args.decode, args.workload or None, args.include_slow,
                                args.repeat), indent=2, sort_keys=True))

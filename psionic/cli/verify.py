@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # Modules that register a replayer for their receipt kinds (imported on demand).
-REPLAYER_MODULES = ("psionic.models.generate", "psionic.serve.receipts")
+REPLAYER_MODULES = ("psionic.models.generate", "psionic.serve.receipts", "psionic.tassadar.bundle")
 
 
 def unwrap(data: Any) -> Any:

@@ -138,9 +138,11 @@ def _unwinder(S: list[int], T: list[int], drop: int, widths: tuple[int, ...]) ->
 def _br(m: Machine, op: Op, pc: int) -> Step:
     S, T, tok = m.stack, m.tokens, tr.OP_ID["br"]
     target, drop, widths = op.args
+    to = tr.target_token(target)
     if not drop:
         def jump() -> int:
             T.append(tok)
+            T.append(to)
             return target
         return jump
     unwind = _unwinder(S, T, drop, widths)
@@ -148,6 +150,7 @@ def _br(m: Machine, op: Op, pc: int) -> Step:
     def step() -> int:
         T.append(tok)
         unwind()
+        T.append(to)
         return target
 
     return step
@@ -158,10 +161,12 @@ def _br_if(m: Machine, op: Op, pc: int) -> Step:
     S, T, nxt = m.stack, m.tokens, pc + 1
     taken, fallthrough = tr.OP_ID["br_if.taken"], tr.OP_ID["br_if.fallthrough"]
     target, drop, widths = op.args
+    to = tr.target_token(target)
     if not drop:
         def branch() -> int:
             if S.pop():
                 T.append(taken)
+                T.append(to)
                 return target
             T.append(fallthrough)
             return nxt
@@ -172,6 +177,7 @@ def _br_if(m: Machine, op: Op, pc: int) -> Step:
         if S.pop():
             T.append(taken)
             unwind()
+            T.append(to)
             return target
         T.append(fallthrough)
         return nxt
@@ -181,7 +187,7 @@ def _br_if(m: Machine, op: Op, pc: int) -> Step:
 
 @handles("br_table")
 def _br_table(m: Machine, op: Op, pc: int) -> Step:
-    S, T, tok = m.stack, m.tokens, tr.OP_ID["br_table"]
+    S, T, tok, P = m.stack, m.tokens, tr.OP_ID["br_table"], tr.TARGET_BASE
     entries, default = op.args
     jumps = [(target, _unwinder(S, T, drop, widths)) for target, drop, widths in entries]
     default_jump = (default[0], _unwinder(S, T, default[1], default[2]))
@@ -192,6 +198,7 @@ def _br_table(m: Machine, op: Op, pc: int) -> Step:
         target, unwind = jumps[i] if i < n else default_jump
         T.append(tok)
         unwind()
+        T.append(P + target)
         return target
 
     return step
@@ -202,12 +209,14 @@ def _if(m: Machine, op: Op, pc: int) -> Step:
     S, T, nxt = m.stack, m.tokens, pc + 1
     then, other = tr.OP_ID["if.then"], tr.OP_ID["if.else"]
     (else_pc,) = op.args
+    to = tr.target_token(else_pc)
 
     def step() -> int:
         if S.pop():
             T.append(then)
             return nxt
         T.append(other)
+        T.append(to)
         return else_pc
 
     return step
@@ -217,9 +226,11 @@ def _if(m: Machine, op: Op, pc: int) -> Step:
 def _else(m: Machine, op: Op, pc: int) -> Step:
     T, tok = m.tokens, tr.OP_ID["else"]
     (end_pc,) = op.args
+    to = tr.target_token(end_pc)
 
     def step() -> int:
         T.append(tok)
+        T.append(to)
         return end_pc
 
     return step
@@ -230,10 +241,13 @@ def _else(m: Machine, op: Op, pc: int) -> Step:
 
 @handles("return", "end")
 def _return(m: Machine, op: Op, pc: int) -> Step:
-    S, T, R, tok = m.stack, m.tokens, m.returns, tr.OP_ID[op.name]
+    S, T, R, tok, P = m.stack, m.tokens, m.returns, tr.OP_ID[op.name], tr.TARGET_BASE
     span, widths = op.args
     k = len(widths)
     drop = span - k
+    # the return pc names the next step, except the halt slot (halt follows) and the start
+    # slot (the start function is done: the entry function's first instruction is next)
+    halt_pc, start_pc, entry = m.halt_pc, m.halt_pc + 1, tr.target_token(m.entry_pc)
 
     def step() -> int:
         T.append(tok)
@@ -243,7 +257,12 @@ def _return(m: Machine, op: Op, pc: int) -> Step:
                 del S[-span:-k]
         elif drop:
             del S[-span:]
-        return R.pop()
+        r = R.pop()
+        if r < halt_pc:
+            T.append(r + P)
+        elif r == start_pc:
+            T.append(entry)
+        return r
 
     return step
 
@@ -255,6 +274,7 @@ def _call(m: Machine, op: Op, pc: int) -> Step:
     target = m.program.function(index).pc
     enter = m.entry_routine(index)
     depth = m.limits.max_call_depth
+    to = tr.target_token(target)
 
     def step() -> int:
         T.append(tok)
@@ -262,6 +282,7 @@ def _call(m: Machine, op: Op, pc: int) -> Step:
             raise Trap("call_depth_exceeded")
         R.append(nxt)
         enter()
+        T.append(to)
         return target
 
     return step if nzero else _call_no_locals(m, target, nxt, depth)
@@ -269,12 +290,14 @@ def _call(m: Machine, op: Op, pc: int) -> Step:
 
 def _call_no_locals(m: Machine, target: int, nxt: int, depth: int) -> Step:
     T, R, tok = m.tokens, m.returns, tr.OP_ID["call"]
+    to = tr.target_token(target)
 
     def step() -> int:
         T.append(tok)
         if len(R) >= depth:
             raise Trap("call_depth_exceeded")
         R.append(nxt)
+        T.append(to)
         return target
 
     return step
@@ -283,6 +306,7 @@ def _call_no_locals(m: Machine, target: int, nxt: int, depth: int) -> Step:
 @handles("call_indirect")
 def _call_indirect(m: Machine, op: Op, pc: int) -> Step:
     S, T, R, tok, nxt = m.stack, m.tokens, m.returns, tr.OP_ID["call_indirect"], pc + 1
+    P = tr.TARGET_BASE
     want = m.program.module.types[op.args[0]]
     table, depth = m.table, m.limits.max_call_depth
     types = [m.program.module.func_type(i) for i in range(m.program.module.num_funcs)]
@@ -308,6 +332,7 @@ def _call_indirect(m: Machine, op: Op, pc: int) -> Step:
             raise Trap("call_depth_exceeded")
         R.append(nxt)
         enters[f]()
+        T.append(P + pcs[f])
         return pcs[f]
 
     return step

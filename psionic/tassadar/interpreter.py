@@ -2,7 +2,7 @@
 
 ``Machine`` instantiates a ``Program`` (globals, memory, data and element
 segments), runs the start function and then one entry function, and records
-the ``tassadar.trace.v1`` tokens of every step. Bounds (steps, memory pages,
+the ``tassadar.trace.v2`` tokens of every step. Bounds (steps, memory pages,
 call depth) end a run with a typed trap, like any other trap.
 
 >>> from psionic.tassadar.ingress import load_wat
@@ -73,6 +73,8 @@ class Machine:
             "host.output_i32": self._output,
         }
         self._code: list[Step] | None = None
+        self.halt_pc = len(program.code)  # the return pc of the entry function: halt follows
+        self.entry_pc = 0  # the entry function's first instruction (set by ``run``)
 
     # --- routines the handlers bind to ----------------------------------------------
     def _input(self) -> None:
@@ -127,7 +129,8 @@ class Machine:
         def halt() -> int:
             raise _Halt
 
-        code.append(halt)
+        code.append(halt)  # the halt slot: the entry function returns here
+        code.append(halt)  # the start slot: the start function returns here
         return code
 
     def _execute(self, pc: int) -> None:
@@ -157,12 +160,12 @@ class Machine:
         self.trace.fromlist(self.tokens)
         self.tokens.clear()
 
-    def _invoke(self, index: int, args: Sequence[int]) -> None:
+    def _invoke(self, index: int, args: Sequence[int], returns_to: int) -> None:
         module = self.program.module
         if index < len(module.imports):
             raise UnsupportedWasmFeature("an entry or start function that is a host import")
         self.stack.extend(args)
-        self.returns.append(len(self.program.code))  # the halt slot
+        self.returns.append(returns_to)
         self.entry_routine(index)()
         self._execute(self.program.function(index).pc)
 
@@ -180,11 +183,16 @@ class Machine:
         masked = [int(a) & ((1 << (64 if t == I64 else 32)) - 1) for a, t in zip(args, ftype.params, strict=True)]
         trap: str | None = None
         try:
+            if len(self.program.code) > tr.PC_LIMIT:
+                raise UnsupportedWasmFeature(
+                    f"the lowered code has {len(self.program.code)} instructions; {tr.ABI} names "
+                    f"jump targets below {tr.PC_LIMIT}")
+            self.entry_pc = self.program.function(index).pc if index >= len(module.imports) else 0
             self._instantiate()
             self._code = self._compile()
             if module.start is not None:
-                self._invoke(module.start, [])
-            self._invoke(index, masked)
+                self._invoke(module.start, [], self.halt_pc + 1)
+            self._invoke(index, masked, self.halt_pc)
             self.trace.append(tr.HALT_ID)
         except Trap as t:
             trap = t.kind

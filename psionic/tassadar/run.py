@@ -3,7 +3,7 @@
 Decode modes register under a name (``reference``: the interpreter;
 ``linear``: greedy decoding on the constructed executor with brute-force
 attention, ``psionic.tassadar.executor``). Every mode returns an
-``Outcome`` whose trace is in ``tassadar.trace.v1``, so reports and digests
+``Outcome`` whose trace is in ``tassadar.trace.v2``, so reports and digests
 compare across modes.
 
 >>> from psionic.tassadar.ingress import load_wat
@@ -33,6 +33,14 @@ from psionic.tassadar.trace import ABI, trace_digest
 
 Decoder = Callable[[LoadedProgram, str | None, Sequence[int], Sequence[int], Limits], Outcome]
 DECODERS: dict[str, Decoder] = {}
+# artifacts a decode mode adds to the receipt (the executor's weights, by digest)
+DECODER_ARTIFACTS: dict[str, Callable[[], dict[str, str]]] = {}
+
+
+def _executor_weights() -> dict[str, str]:
+    from psionic.tassadar.executor.model import WEIGHTS_DIGEST
+
+    return {"executor_weights": WEIGHTS_DIGEST}
 
 
 def register_decoder(name: str, decoder: Decoder) -> Decoder:
@@ -50,14 +58,42 @@ def _reference(program: LoadedProgram, entry: str | None, args: Sequence[int],
 register_decoder("reference", _reference)
 
 
-def _linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
-            inputs: Sequence[int], limits: Limits) -> Outcome:
-    from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
+def model_decoder(attention: str) -> Decoder:
+    """A decode mode that runs the executor model with the hard-max lookup ``attention``
+    (a key of ``psionic.tassadar.executor.attention.MODES``)."""
 
-    return decode_linear(program, entry, args, inputs, limits)
+    def decode(program: LoadedProgram, entry: str | None, args: Sequence[int],
+               inputs: Sequence[int], limits: Limits) -> Outcome:
+        from psionic.tassadar.executor.decode import decode_linear  # the model, no interpreter
+
+        return decode_linear(program, entry, args, inputs, limits, attention=attention)
+
+    return decode
 
 
-register_decoder("linear", _linear)
+DECODER_ARTIFACTS["linear"] = _executor_weights
+register_decoder("linear", model_decoder("linear"))
+DECODER_ARTIFACTS["hull-session"] = _executor_weights
+register_decoder("hull-session", model_decoder("hull"))
+
+
+def compiled_decoder(lookup: str) -> Decoder:
+    """A decode mode that runs the executor model in the compiled decode loop with the
+    hard-max lookup ``lookup`` (``hull`` or ``linear``: ``executor/compiled.py``)."""
+
+    def decode(program: LoadedProgram, entry: str | None, args: Sequence[int],
+               inputs: Sequence[int], limits: Limits) -> Outcome:
+        from psionic.tassadar.executor.compiled import decode_compiled
+
+        return decode_compiled(program, entry, args, inputs, limits, lookup)
+
+    return decode
+
+
+DECODER_ARTIFACTS["hull"] = _executor_weights
+register_decoder("hull", compiled_decoder("hull"))
+DECODER_ARTIFACTS["linear-compiled"] = _executor_weights
+register_decoder("linear-compiled", compiled_decoder("linear"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +137,33 @@ def _decimal(values: Sequence[int]) -> list[str]:
     return [str(int(v)) for v in values]
 
 
+def request_record(program: LoadedProgram, entry: str, args: Sequence[int],
+                   inputs: Sequence[int], limits: Limits) -> dict[str, Any]:
+    """What a run's receipt digests as its request."""
+    # Canonical JSON holds integers only up to 2**53: Wasm values go in as decimal strings.
+    return {
+        "program": program.digest,
+        "entry": entry,
+        "args": _decimal(args),
+        "inputs": _decimal(inputs),
+        "limits": asdict(limits),
+        "profile": PROFILE,
+    }
+
+
+def output_record(outcome: Outcome) -> dict[str, Any]:
+    """What a run's receipt digests as its output: equal across decode modes for equal runs."""
+    return {
+        "result": _decimal(outcome.result),
+        "outputs": _decimal(outcome.outputs),
+        "trap": outcome.trap,
+        "steps": outcome.steps,
+        "tokens": len(outcome.tokens),
+        "trace_digest": trace_digest(outcome.tokens),
+        "memory_digest": digest_bytes(outcome.memory),
+    }
+
+
 def run_program(
     program: LoadedProgram,
     entry: str | None = None,
@@ -118,32 +181,15 @@ def run_program(
     started = time.perf_counter()
     outcome = DECODERS[decode](program, entry_name, list(args), list(inputs), limits)
     seconds = round(time.perf_counter() - started, 6)
-    tdigest = trace_digest(outcome.tokens)
-    mdigest = digest_bytes(outcome.memory)
-    # Canonical JSON holds integers only up to 2**53: Wasm values go in as decimal strings.
-    request = {
-        "program": program.digest,
-        "entry": entry_name,
-        "args": _decimal(args),
-        "inputs": _decimal(inputs),
-        "limits": asdict(limits),
-        "profile": PROFILE,
-    }
-    output = {
-        "result": _decimal(outcome.result),
-        "outputs": _decimal(outcome.outputs),
-        "trap": outcome.trap,
-        "steps": outcome.steps,
-        "tokens": len(outcome.tokens),
-        "trace_digest": tdigest,
-        "memory_digest": mdigest,
-    }
+    request = request_record(program, entry_name, args, inputs, limits)
+    output = output_record(outcome)
+    tdigest, mdigest = output["trace_digest"], output["memory_digest"]
     receipt = ExecutionReceipt.create(
         kind="tassadar_run",
         request=request,
         output=output,
         manifest_digest=RuntimeManifest.current().digest,
-        artifacts={"program": program.digest},
+        artifacts={"program": program.digest, **DECODER_ARTIFACTS.get(decode, dict)()},
         sampling={"decode": decode},
         timings={"seconds": seconds},
         facts={"trace_abi": ABI, "profile": PROFILE, "decode": decode},

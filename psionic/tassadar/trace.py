@@ -1,16 +1,21 @@
-"""The trace ABI ``tassadar.trace.v1``: vocabulary, step layout, encode/decode, digest.
+"""The trace ABI ``tassadar.trace.v2``: vocabulary, step layout, encode/decode, digest.
 
 A trace is the token sequence a run emits: per executed step, one opcode token
 and then the bytes that step writes (pushed values, stored bytes, moved
-results), least significant byte first. Nothing else: no stack, local or memory
-snapshots. docs/TASSADAR_TRACE_ABI.md is the full specification.
+results), least significant byte first, and, for a step that jumps, the pc it
+jumps to. Nothing else: no stack, local or memory snapshots.
+docs/TASSADAR_TRACE_ABI.md is the full specification.
 
 Token ids (fixed by the version):
 
 - ``0..255`` a value byte; ``256..511`` the same byte whose addition (or
   subtraction) carried (borrowed) out of it;
 - ``512..2559`` the carry between two bytes of a multiplication (0..2047);
-- ``2560`` ``halt``; then one token per trap kind; then one token per step opcode.
+- ``2560`` ``halt``; then one token per trap kind; then one token per step opcode;
+- then ``p0 .. p4095``: the pc of the next step, the last token of a jumping step.
+
+v2 is v1 plus the jump targets: every v1 id keeps its meaning, and a v1 trace
+is refused by ``require_abi`` (it lacks the targets, so it is not a v2 trace).
 
 >>> t = Trace((TraceStep("i32.const", (7, 0, 0, 0)),), "halt")
 >>> decode(encode(t)) == t
@@ -27,14 +32,16 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from psionic.core.errors import InvalidInput
+from psionic.core.errors import InvalidInput, UnsupportedVersion
 from psionic.tassadar import opcodes as oc
 
-ABI = "tassadar.trace.v1"
+ABI = "tassadar.trace.v2"
+OLDER_ABIS = ("tassadar.trace.v1",)  # earlier versions, refused by name
 BYTE = 0
 CARRY_BYTE = 256
 MUL_CARRY = 512
 MUL_CARRY_LIMIT = 2048
+PC_LIMIT = 4096  # jump targets p0 .. p4095: lowered code of at most 4096 instructions
 HALT = "halt"
 
 # Trap kinds, in token order. Stable: the next version appends, never reorders.
@@ -100,6 +107,7 @@ def _names() -> tuple[str, ...]:
     names.append(HALT)
     names += [f"trap.{t}" for t in TRAPS]
     names += list(STEP_OPS)
+    names += [f"p{n}" for n in range(PC_LIMIT)]
     return tuple(names)
 
 
@@ -110,6 +118,28 @@ TRAP_BASE = _IDS[f"trap.{TRAPS[0]}"]
 OP_BASE = _IDS[STEP_OPS[0]]
 TRAP_ID = {t: _IDS[f"trap.{t}"] for t in TRAPS}
 OP_ID = {n: _IDS[n] for n in STEP_OPS}
+TARGET_BASE = _IDS["p0"]  # p<n> = TARGET_BASE + n
+
+
+def target_token(pc: int) -> int:
+    """The token naming ``pc`` as the next step's instruction."""
+    return TARGET_BASE + pc
+
+
+def is_payload(t: int) -> bool:
+    """Bytes, carries and jump targets: the tokens that follow a step's opcode token."""
+    return t < HALT_ID or t >= TARGET_BASE
+
+
+def require_abi(abi: str) -> None:
+    """Refuse a trace recorded under another ABI version (by name)."""
+    if abi == ABI:
+        return
+    if abi in OLDER_ABIS:
+        raise UnsupportedVersion(
+            f"trace ABI {abi} is not read here: {ABI} adds the jump target of every jumping "
+            "step, which an older trace lacks; record the run again")
+    raise UnsupportedVersion(f"unknown trace ABI {abi!r}; this reader takes {ABI}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +150,15 @@ class TraceStep:
     payload: tuple[int, ...] = ()
 
     def value_bytes(self) -> bytes:
-        """The bytes written by the step, carry flags and multiplication carries removed."""
+        """The bytes written by the step, carry flags, multiplication carries and target removed."""
         return bytes(t & 0xFF for t in self.payload if t < MUL_CARRY)
+
+    @property
+    def target(self) -> int | None:
+        """The pc this step jumps to (its last token), or None for a step that does not jump."""
+        if self.payload and self.payload[-1] >= TARGET_BASE:
+            return self.payload[-1] - TARGET_BASE
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +179,8 @@ def encode(trace: Trace) -> array:
             raise InvalidInput(f"{step.op!r} is not a step opcode of {ABI}")
         out.append(OP_ID[step.op])
         for t in step.payload:
-            if not 0 <= t < HALT_ID:
-                raise InvalidInput(f"payload token {t} is not a byte or carry token of {ABI}")
+            if not (0 <= t < len(VOCAB.names) and is_payload(t)):
+                raise InvalidInput(f"payload token {t} is not a byte, carry or target token of {ABI}")
         out.extend(step.payload)
     if trace.end == HALT:
         out.append(HALT_ID)
@@ -166,7 +203,7 @@ def decode(tokens: Sequence[int] | Iterable[int]) -> Trace:
             raise InvalidInput(f"token {t} at position {position} follows the end of the trace")
         if not 0 <= t < len(names):
             raise InvalidInput(f"token id {t} at position {position} is outside {ABI}")
-        if t < HALT_ID:
+        if t < HALT_ID or t >= TARGET_BASE:
             if op is None:
                 raise InvalidInput(f"payload token at position {position} precedes any opcode")
             payload.append(t)
@@ -208,7 +245,7 @@ def render(tokens: Sequence[int], limit: int | None = None) -> str:
     lines: list[str] = []
     line: list[str] = []
     for t in tokens:
-        if t >= HALT_ID and line:
+        if not is_payload(t) and line:
             lines.append(" ".join(line))
             line = []
             if limit is not None and len(lines) >= limit:

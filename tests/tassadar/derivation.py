@@ -7,7 +7,9 @@ addresses of section 7.2 (stack bytes, memory bytes, global bytes), from the
 prompt (lowered program, table, data segments, initial globals, arguments,
 inputs), and from counters and frame records that the steps imply (7.3). For
 each step it predicts the opcode token and the payload from those reads
-alone; any hole in the ABI (a value reaching a slot without a write, a
+alone, and it takes the pc of every step from the newest target token in the
+trace plus the steps since (``tassadar.trace.v2``), never from its own
+prediction of the previous step; any hole in the ABI (a value reaching a slot without a write, a
 payload that needs state the trace does not carry) makes a prediction fail
 or a read miss.
 
@@ -104,8 +106,11 @@ class Deriver:
             # the arguments are prompt writes of slots 0 .. p-1, older than any trace token
             self._write_slot(s, _bytes(a, WIDTH[t]), -1)
         # the start function runs in a frame based above the arguments, so it never shadows them
+        self.entry_pc = self.p.function(index).pc
+        self.in_start = self.m.start is not None
         if self.m.start is not None and self._run(self.m.start, nargs, -1):
             return self._done(self.steps)
+        self.in_start = False
         self._run(index, 0, self.pos - 1)
         return self._done(self.steps)
 
@@ -148,21 +153,38 @@ class Deriver:
         self.depth = 1
         self.frames[1] = _Frame(func, fp, HALT, entered)
         pc = self.p.function(func).pc
+        if func != self.m.start and self.m.start is not None:
+            pc = self._from_targets(self.p.function(self.m.start).pc)  # the start named it
+        # the newest target and the step count at it: the pc of any step is target + steps since
+        target, at = pc, self.steps
         while True:
             if self.steps >= self.limits.max_steps:
                 self._expect([tr.TRAP_ID["step_limit_exceeded"]], "step budget")
                 return True
             self.steps += 1
             try:
-                pc = self._step(pc)
+                predicted = self._step(pc)
             except Trap as t:
                 self._expect([tr.TRAP_ID[t.kind]], "trap")
                 return True
-            if pc == HALT:
+            if predicted == HALT:
                 if func == self.m.start:
                     return False
                 self._expect([tr.HALT_ID], "halt")
                 return False
+            last = self.tokens[self.pos - 1]
+            if last >= tr.TARGET_BASE:  # this step jumped: its target token names the next pc
+                target, at = last - tr.TARGET_BASE, self.steps
+            pc = target + (self.steps - at)
+            if pc != predicted:
+                raise Hole(f"at token {self.pos}: the targets give pc {pc}, the step {predicted}")
+
+    def _from_targets(self, fallback: int) -> int:
+        """The pc named by the newest target token so far (``fallback`` when there is none)."""
+        for t in reversed(self.tokens[: self.pos]):
+            if t >= tr.TARGET_BASE:
+                return t - tr.TARGET_BASE
+        return fallback
 
     # --- one step ------------------------------------------------------------------------
     def _step(self, pc: int) -> int:
@@ -311,11 +333,17 @@ def _move(d: Deriver, top: int, drop: int, widths: tuple[int, ...]) -> None:
         _push(d, top - drop - k + j, v, w, "moved value")
 
 
+def _jump(d: Deriver, target: int) -> int:
+    """A jumping step's last token: its target (section 4)."""
+    d._expect([tr.target_token(target)], "jump target")
+    return target
+
+
 def _br(d: Deriver, op, pc, frame, nl, sp) -> int:
     target, drop, widths = op.args
     d._op("br")
     _move(d, sp, drop, widths)
-    return target
+    return _jump(d, target)
 
 
 def _br_if(d: Deriver, op, pc, frame, nl, sp) -> int:
@@ -323,7 +351,7 @@ def _br_if(d: Deriver, op, pc, frame, nl, sp) -> int:
     if d._slot(sp - 1, 4):
         d._op("br_if.taken")
         _move(d, sp - 1, drop, widths)
-        return target
+        return _jump(d, target)
     d._op("br_if.fallthrough")
     return pc + 1
 
@@ -334,7 +362,7 @@ def _br_table(d: Deriver, op, pc, frame, nl, sp) -> int:
     target, drop, widths = entries[i] if i < len(entries) else default
     d._op("br_table")
     _move(d, sp - 1, drop, widths)
-    return target
+    return _jump(d, target)
 
 
 def _if(d: Deriver, op, pc, frame, nl, sp) -> int:
@@ -342,12 +370,12 @@ def _if(d: Deriver, op, pc, frame, nl, sp) -> int:
         d._op("if.then")
         return pc + 1
     d._op("if.else")
-    return op.args[0]
+    return _jump(d, op.args[0])
 
 
 def _else(d: Deriver, op, pc, frame, nl, sp) -> int:
     d._op("else")
-    return op.args[0]
+    return _jump(d, op.args[0])
 
 
 def _nop(d: Deriver, op, pc, frame, nl, sp) -> int:
@@ -365,7 +393,11 @@ def _return(d: Deriver, op, pc, frame, nl, sp) -> int:
         _push(d, frame.fp + j, v, w, "result")
     del d.frames[d.depth]
     d.depth -= 1
-    return frame.ret
+    if frame.ret != HALT:
+        return _jump(d, frame.ret)
+    if d.in_start:  # the start function is done: it names the entry's first instruction
+        _jump(d, d.entry_pc)
+    return HALT
 
 
 def _enter(d: Deriver, func: int, fp: int, ret: int, call_pos: int) -> int:
@@ -373,7 +405,7 @@ def _enter(d: Deriver, func: int, fp: int, ret: int, call_pos: int) -> int:
         raise Trap("call_depth_exceeded")
     d.depth += 1
     d.frames[d.depth] = _Frame(func, fp, ret, call_pos)
-    return d.p.function(func).pc
+    return _jump(d, d.p.function(func).pc)
 
 
 def _call(d: Deriver, op, pc, frame, nl, sp) -> int:

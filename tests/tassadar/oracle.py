@@ -9,7 +9,7 @@ import wasmtime
 
 from psionic.core.digest import digest_bytes
 
-# wasmtime trap codes -> the trap kinds of tassadar.trace.v1
+# wasmtime trap codes -> the trap kinds of the trace ABI
 TRAP_KINDS = {
     wasmtime.TrapCode.UNREACHABLE: "unreachable",
     wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO: "integer_divide_by_zero",

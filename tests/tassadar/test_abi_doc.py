@@ -27,7 +27,8 @@ def test_doc_lists_the_vocabulary_in_id_order() -> None:
     named = re.findall(r"`([a-z_]+)`", traps.split("Step opcodes")[0])
     assert [n for n in named if n in tr.TRAPS] == list(tr.TRAPS)
     assert f"The vocabulary has {len(tr.VOCAB)} tokens" in vocab
-    assert f"| {tr.OP_BASE} .. {len(tr.VOCAB) - 1} | step opcodes |" in vocab
+    assert f"| {tr.OP_BASE} .. {tr.TARGET_BASE - 1} | step opcodes |" in vocab
+    assert f"| {tr.TARGET_BASE} .. {len(tr.VOCAB) - 1} | `p0` .. `p{tr.PC_LIMIT - 1}` |" in vocab
 
 
 def test_doc_example_is_what_the_interpreter_emits() -> None:

@@ -74,6 +74,20 @@ def test_a_tampered_trace_is_caught() -> None:
         Deriver(program, w.args, ()).check(tokens[:-1] + [tr.HALT_ID, tr.HALT_ID])
 
 
+def test_a_wrong_jump_target_is_caught() -> None:
+    for name in ("call_chain", "br_table_switch", "start_function", "if_else_classify"):
+        w = get(name)
+        program = load(w.path).program
+        tokens = list(Machine(program).run("run", w.args).tokens)
+        targets = [i for i, t in enumerate(tokens) if t >= tr.TARGET_BASE]
+        assert targets, name
+        for position in (targets[0], targets[-1]):
+            bad = list(tokens)
+            bad[position] = tr.target_token((bad[position] - tr.TARGET_BASE + 1) % tr.PC_LIMIT)
+            with pytest.raises(Hole):
+                Deriver(program, w.args, ()).check(bad)
+
+
 def test_declared_locals_read_zero_even_over_stale_slots() -> None:
     # g's declared local sits where f left a value in the same slot: it must read zero
     wat = """(module

@@ -18,6 +18,7 @@ from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.run import run_program
 from psionic.tassadar.workloads import WORKLOADS
 
+from .flowprog import flow_program
 from .markers import HAS_CLANG
 from .straightline import straight_line
 
@@ -38,10 +39,10 @@ HELD_OUT = [  # written after the weights were frozen
 ]
 
 
-def _exact(wat: str, args, limits: Limits | None = None) -> None:
+def _exact(wat: str, args, limits: Limits | None = None, inputs=()) -> None:
     program = load_wat(wat)
-    ref = Machine(program.program, (), limits).run("run", list(args))
-    out = decode_linear(program, "run", list(args), [], limits)
+    ref = Machine(program.program, inputs, limits).run("run", list(args))
+    out = decode_linear(program, "run", list(args), list(inputs), limits)
     assert list(out.tokens) == list(ref.tokens)
     assert (out.result, out.trap, out.steps, out.outputs) == (ref.result, ref.trap, ref.steps,
                                                               ref.outputs)
@@ -58,6 +59,72 @@ def test_generated_straight_line_programs_decode_exactly() -> None:
         wat, args, _ = straight_line(seed)
         _exact(wat, args)
 
+
+def test_generated_control_flow_programs_decode_exactly() -> None:
+    for seed in range(12):
+        _exact(*flow_program(seed))
+
+
+@pytest.mark.slow
+def test_many_generated_control_flow_programs_decode_exactly() -> None:
+    for seed in range(12, 212):  # 200 more held-out programs with loops, ifs and branches
+        _exact(*flow_program(seed))
+
+
+FLOW_HELD_OUT = [  # written after the weights were frozen
+    # a countdown loop: br_if out, br back
+    ('(module (func (export "run") (param i32) (result i32) (local i32) block loop local.get 0 '
+     'i32.eqz br_if 1 local.get 0 i32.const 1 i32.sub local.set 0 local.get 1 i32.const 3 i32.add '
+     'local.set 1 br 0 end end local.get 1))', (5,)),
+    # if/else with a result, both ways
+    ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
+     'i32.const 1 else i32.const 2 end))', (0,)),
+    ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
+     'i32.const 1 else i32.const 2 end))', (-7,)),
+    # a block result leaving through br_if, two slots dropped beneath it
+    ('(module (func (export "run") (param i32) (result i32) block (result i32) i32.const 9 '
+     'i32.const 4 local.get 0 br_if 0 drop drop i32.const 5 end))', (1,)),
+    # fibonacci by a loop whose back edge is a br_if, with an early return
+    ('(module (func (export "run") (param i32) (result i32) (local i32 i32 i32) i32.const 1 '
+     'local.set 2 local.get 0 i32.eqz if i32.const 0 return end loop local.get 1 local.get 2 '
+     'i32.add local.set 3 local.get 2 local.set 1 local.get 3 local.set 2 local.get 0 i32.const 1 '
+     'i32.sub local.tee 0 i32.const 1 i32.gt_u br_if 0 end local.get 2))', (12,)),
+    # br_table: every entry, the default, and indices past the table in each byte
+    *((('(module (func (export "run") (param i32) (result i32) block block block local.get 0 '
+        'br_table 0 1 2 end i32.const 10 return end i32.const 11 return end i32.const 12))'), (a,))
+      for a in (0, 1, 2, 3, -1, 256, 1 << 24)),
+    # nested loops and an if without else
+    ('(module (func (export "run") (param i32) (result i32) (local i32 i32 i32) loop local.get 0 '
+     'local.set 2 loop local.get 2 i32.const 1 i32.and if local.get 3 local.get 2 i32.add '
+     'local.set 3 end local.get 2 i32.const 1 i32.sub local.tee 2 br_if 0 end local.get 1 '
+     'i32.const 1 i32.add local.tee 1 i32.const 3 i32.lt_u br_if 0 end local.get 3))', (4,)),
+]
+
+
+IO = ('(module (import "env" "input_i32" (func $in (result i32))) (import "env" "output_i32" '
+      '(func $out (param i32))) (func (export "run") (result i32) call $in call $in i32.add '
+      'call $out call $in))')
+IO_LOOP = ('(module (import "env" "input_i32" (func $in (result i32))) (import "env" "output_i32" '
+           '(func $out (param i32))) (func (export "run") (param i32) (result i32) (local i32) '
+           'loop local.get 1 call $in i32.xor local.tee 1 call $out local.get 0 i32.const 1 i32.sub '
+           'local.tee 0 br_if 0 end local.get 1))')
+
+
+@pytest.mark.parametrize("inputs", [(5, -7, 0x12345678), (5, -7), (), (-1, 256, 65536, 1 << 24)])
+def test_host_io_decodes_exactly_and_traps_when_inputs_run_out(inputs) -> None:
+    _exact(IO, (), inputs=inputs)
+    _exact(IO_LOOP, (3,), inputs=inputs)
+
+
+@pytest.mark.parametrize("case", range(len(FLOW_HELD_OUT)))
+def test_held_out_control_flow_programs_decode_exactly(case: int) -> None:
+    _exact(*FLOW_HELD_OUT[case])
+
+
+def test_a_loop_trapping_on_the_step_bound_matches_the_reference() -> None:
+    wat, args = FLOW_HELD_OUT[0]
+    for max_steps in (0, 7, 23, 40):
+        _exact(wat, args, Limits(max_steps=max_steps))
 
 @pytest.mark.slow
 def test_many_generated_straight_line_programs_decode_exactly() -> None:
@@ -79,21 +146,42 @@ def test_uncovered_opcode_is_refused_before_decoding_with_its_name() -> None:
         decode_linear(p, "run", [2], [], None)
 
 
-def test_corpus_workloads_decode_exactly_or_are_refused() -> None:
+# workloads decoded by the default run: short traces (the linear decode is O(n) per token)
+QUICK_TOKENS = 4000
+# the workloads the executor decodes token-exact; every other one is refused by name
+DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_extend", "sum_loop",
+           "fib_iter", "tee_drop_nop", "trap_unreachable", "collatz_state", "io_transform",
+           "io_prefix_sums", "trap_input"}
+
+
+def _corpus(long: bool) -> None:
     decoded, refused = [], []
     for w in WORKLOADS.values():
         if w.slow or (w.language == "c" and not HAS_CLANG):
             continue
         program = load(w.path)
+        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
+        if (len(ref.tokens) > QUICK_TOKENS) != long:
+            continue
         try:
             out = decode_linear(program, w.entry, list(w.args), list(w.inputs), None)
         except Refusal:
             refused.append(w.name)
             continue
-        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
         assert list(out.tokens) == list(ref.tokens), w.name
+        assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), w.name
         decoded.append(w.name)
-    assert decoded or refused
+    assert set(decoded) <= DECODED and not set(refused) & DECODED, (decoded, refused)
+    assert decoded
+
+
+def test_corpus_workloads_decode_exactly_or_are_refused() -> None:
+    _corpus(long=False)
+
+
+@pytest.mark.slow
+def test_long_corpus_workloads_decode_exactly_or_are_refused() -> None:
+    _corpus(long=True)
 
 
 class _Raiser:
@@ -113,9 +201,13 @@ def test_decode_path_never_reaches_the_interpreter(monkeypatch) -> None:
     for seed in range(10):
         wat, args, _ = straight_line(seed)
         run_program(load_wat(wat), "run", args, decode="linear")
+    for wat, args in FLOW_HELD_OUT:  # loops, ifs, branch tables
+        run_program(load_wat(wat), "run", args, decode="linear")
     for name in ("const_arith", "wrap_extend"):  # corpus workloads, decoded by the model alone
         w = WORKLOADS[name]
         assert run_program(load(w.path), w.entry, w.args, decode="linear").trap is None
+    w = WORKLOADS["trap_unreachable"]  # an if, then a trap
+    assert run_program(load(w.path), w.entry, w.args, decode="linear").trap == "unreachable"
 
 
 def test_executor_modules_import_no_interpreter_code() -> None:
@@ -134,4 +226,5 @@ def test_executor_modules_import_no_interpreter_code() -> None:
 
 def test_covered_opcodes_are_listed() -> None:
     assert {"i32.add", "i64.sub", "i32.mul", "i32.lt_s", "select"} <= set(COVERED)
-    assert "i32.div_u" not in COVERED and "br_if" not in COVERED
+    assert {"br", "br_if", "if", "else"} <= set(COVERED)
+    assert "i32.div_u" not in COVERED and "call" not in COVERED

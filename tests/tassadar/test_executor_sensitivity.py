@@ -15,10 +15,20 @@ from psionic.tassadar.executor.circuit import LayerWeights
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.model import WEIGHTS_DIGEST, Model, file_digest
 from psionic.tassadar.ingress import load_wat
-from psionic.tassadar.interpreter import Machine
+from psionic.tassadar.interpreter import Limits, Machine
 
 from .straightline import straight_line
 
+COND = ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
+        'i32.const 1 else i32.const 2 end))')
+LOOP = ('(module (func (export "run") (param i32) (result i32) (local i32) block loop local.get 0 '
+        'i32.eqz br_if 1 local.get 0 i32.const 1 i32.sub local.set 0 local.get 1 i32.const 3 '
+        'i32.add local.set 1 br 0 end end local.get 1))')
+TABLE = ('(module (func (export "run") (param i32) (result i32) block block block local.get 0 '
+         'br_table 0 1 2 end i32.const 10 return end i32.const 11 return end i32.const 12))')
+IO = ('(module (import "env" "input_i32" (func $in (result i32))) (import "env" "output_i32" '
+      '(func $out (param i32))) (func (export "run") (result i32) call $in call $in i32.add '
+      'call $out call $in))')
 WHOLE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
          'i32.eq local.get 1 i32.eqz i32.add local.get 1 local.get 0 i32.lt_s i32.add '
          'i32.const 10 i32.const 20 local.get 1 select i32.add))')
@@ -35,6 +45,15 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
      (0x12345678, 13)),
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.shr_s '
      'local.get 0 local.get 1 i32.shr_u i32.xor))', (-0x12345678, 13)),
+    # control flow: a condition nonzero in one byte only picks the opcode token (if.then)
+    *((COND, (1 << (8 * k),)) for k in range(4)),
+    (LOOP, (3,)),
+    (IO, (), None, (5, -0x1234567)),  # inputs: each byte, and the outputs they make
+    (IO, (), None, (5,)),  # the inputs run out
+    *((TABLE, (a,)) for a in (1, 256, 1 << 16, 1 << 24)),
+    # step bounds of both header fields: 5 = (5, 0) and 4099 = (3, 1) in base 4096
+    (LOOP, (3,), Limits(max_steps=5)),
+    (LOOP, (3,), Limits(max_steps=4099)),
 ]
 
 
@@ -52,11 +71,15 @@ def _with_layer(model: Model, li: int, **arrays: np.ndarray) -> Model:
 
 
 def _all_exact(model: Model) -> bool:
-    for wat, args in PROGRAMS:
+    for wat, args, *rest in PROGRAMS:
         program = load_wat(wat)
-        ref = Machine(program.program).run("run", list(args))
+        inputs = rest[1] if len(rest) > 1 else ()
+        # a bound just past the run's length: a broken model that loops stops there
+        limits = rest[0] if rest and rest[0] else Limits(
+            max_steps=Machine(program.program, inputs).run("run", list(args)).steps + 2)
+        ref = Machine(program.program, inputs, limits).run("run", list(args))
         try:
-            out = decode_linear(program, "run", list(args), [], None, model=model)
+            out = decode_linear(program, "run", list(args), list(inputs), limits, model=model)
         except Exception:
             return False
         if list(out.tokens) != list(ref.tokens):
@@ -82,6 +105,8 @@ PERTURBATIONS = [  # (head, array, query/key coordinate, feature, new coefficien
     ("record_imm", "wq", 0, "mpos", -0.5),  # the immediate byte index drifts
     ("latest_mark", "wk", 0, "is_mark", 0.0),  # the key no longer favours step marks
     ("header_rec_base", "wq", 0, "one", 1.0),  # reads the step bound as the record base
+    ("latest_target", "wk", 1, "pos", -1.0),  # the oldest target wins: loops lose their place
+    ("next_record_cond", "wq", 0, "one", 0.0),  # reads the wrong field of the next record
 ]
 
 

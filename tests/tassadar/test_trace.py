@@ -8,20 +8,25 @@ import struct
 
 import pytest
 
-from psionic.core.errors import InvalidInput
+from psionic.core.errors import InvalidInput, UnsupportedVersion, UnsupportedWasmFeature
 from psionic.tassadar import trace as tr
 from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.workloads import get
 
-# The vocabulary is part of tassadar.trace.v1: changing it needs a new version.
-VOCAB_SHA256 = "d0b044c80adeb06b55a4c2d02b176aa1a4f492c739be0fe398d9424edb7ad7df"
+# The vocabulary is part of tassadar.trace.v2: changing it needs a new version. Its first
+# 2683 names are the whole of tassadar.trace.v1, unchanged.
+VOCAB_SHA256 = "049063edbd1751a0d6947410bbef7b93c5ca452091de8d2d24e0caffb24cf4b6"
+V1_VOCAB_SHA256 = "d0b044c80adeb06b55a4c2d02b176aa1a4f492c739be0fe398d9424edb7ad7df"
 
 
 def test_vocabulary_is_pinned() -> None:
     text = "\n".join(tr.VOCAB.names).encode()
-    assert len(tr.VOCAB) == 2683
+    assert len(tr.VOCAB) == 2683 + 4096
     assert hashlib.sha256(text).hexdigest() == VOCAB_SHA256
+    v1 = "\n".join(tr.VOCAB.names[: tr.TARGET_BASE]).encode()
+    assert hashlib.sha256(v1).hexdigest() == V1_VOCAB_SHA256
+    assert tr.VOCAB.id("p0") == tr.TARGET_BASE == 2683 and tr.VOCAB.name(6778) == "p4095"
     assert tr.VOCAB.id("b00") == 0 and tr.VOCAB.id("cff") == 511 and tr.VOCAB.id("k0") == 512
     assert tr.VOCAB.id("halt") == 2560 and tr.VOCAB.name(2561) == "trap.unreachable"
     assert "block" not in tr.OP_ID and "loop" not in tr.OP_ID
@@ -147,17 +152,56 @@ def test_step_layouts() -> None:
         "i64.const b08 b07 b06 b05 b04 b03 b02 b01",
         "i64.store16 b08 b07",
         "i64.const b05 b00 b00 b00 b00 b00 b00 b00",
-        "call",
+        "call p0",  # the callee $id starts at pc 0
         "local.get b05 b00 b00 b00 b00 b00 b00 b00",
-        "end b05 b00 b00 b00 b00 b00 b00 b00",
+        "end b05 b00 b00 b00 b00 b00 b00 b00 p9",  # back to the instruction after the call
         "local.set b05 b00 b00 b00 b00 b00 b00 b00",
         "i32.const b01 b00 b00 b00",
         "if.then",
         "i32.const b02 b00 b00 b00",
-        "else",
-        "end b02 b00 b00 b00",
+        "else p15",
+        "end b02 b00 b00 b00",  # the entry's return: halt follows, no target
         "halt",
     ]
+
+
+def test_jumping_steps_end_with_their_target() -> None:
+    wat = """(module (func (export "run") (param i32) (result i32) (local i32)
+      block loop
+        local.get 0 i32.eqz br_if 1
+        local.get 0 i32.const 1 i32.sub local.set 0
+        local.get 1 i32.const 1 i32.add local.set 1
+        br 0 end end
+      local.get 1
+      i32.const 0 if (result i32) i32.const 1 else i32.const 2 end i32.add))"""
+    out = _run(wat, 2)
+    steps = tr.decode(out.tokens).steps
+    jumps = [(s.op, s.target) for s in steps if s.target is not None]
+    assert jumps == [("br", 0), ("br", 0), ("br_if.taken", 12), ("if.else", 17)]
+    assert out.result == (4,)
+    # the pc of every step is the newest target plus the steps since it (pc 0 at the start)
+    program = load_wat(wat).program
+    pc = 0
+    for step in steps:
+        name = program.code[pc].name
+        assert step.op == name or step.op.startswith(name + ".")
+        pc = step.target if step.target is not None else pc + 1
+
+
+def test_older_trace_abis_are_refused_by_name() -> None:
+    tr.require_abi(tr.ABI)
+    with pytest.raises(UnsupportedVersion) as info:
+        tr.require_abi("tassadar.trace.v1")
+    assert "tassadar.trace.v1" in info.value.message and "jump target" in info.value.message
+    with pytest.raises(UnsupportedVersion):
+        tr.require_abi("tassadar.trace.v9")
+
+
+def test_code_past_the_target_range_is_refused() -> None:
+    body = " ".join(["nop"] * tr.PC_LIMIT)
+    with pytest.raises(UnsupportedWasmFeature) as info:
+        _run(f'(module (func (export "run") {body}))')
+    assert str(tr.PC_LIMIT) in info.value.message
 
 
 def test_trap_steps_end_with_the_trap_token() -> None:

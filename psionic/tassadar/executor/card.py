@@ -52,18 +52,20 @@ def model_card() -> str:
         f"Weights: `psionic/tassadar/executor/tassadar_executor.safetensors`, `{WEIGHTS_DIGEST}`.",
         "",
         f"**Coverage.** Of the profile `{PROFILE}` the executor runs the entry function's "
-        "straight-line code (globals included), and refuses any other program "
-        "before decoding (`unsupported_opcode` naming the first uncovered opcode, or "
-        "`unsupported_operation` for start functions, segments, imports, more than one result "
-        "or the size bounds). The covered lowered opcodes:",
+        "code with its structured control flow (`block`, `loop`, `if`/`else`, `br`, `br_if`, "
+        "`br_table`, branches that move one value, early `return`), globals, and the host "
+        "imports `input_i32`/`output_i32` with the `input_exhausted` trap. It refuses any "
+        "other program before decoding (`unsupported_opcode` naming the first uncovered "
+        "opcode, or `unsupported_operation` for start functions, segments, more than one "
+        "result or the size bounds). The covered lowered opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap and the extensions; "
-        "i64 comparisons, every control transfer (`br`, `br_if`, `br_table`, `if`, `else`, "
-        "calls), memory, the host imports and the other numeric opcodes (`i64.mul`, "
-        "`div`, `rem` and their traps, i64 shifts, rotations, counts) are refused.",
+        "`select`, wrap and the extensions. Refused: `br_table` entries that move values, "
+        "calls (`call`, `call_indirect`; every function but the entry is unreachable "
+        "without them), memory (loads, stores, `memory.size`/`grow`, data segments), "
+        "`div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
         "",
         "### Residual features",
         "",

@@ -1,20 +1,26 @@
-"""The weight compiler: one universal transformer that emits ``tassadar.trace.v1`` traces.
+"""The weight compiler: one universal transformer that emits ``tassadar.trace.v2`` traces.
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
-attention. Six layers, each hard-max/uniform attention (possibly none) then a
+attention. Seven layers, each hard-max/uniform attention (possibly none) then a
 ReGLU feed-forward block:
 
-1. *where am I*: the latest step mark, the header, the number of marks so far;
-2. *what is this step*: the current instruction record's fields, the next
-   step's opcode; then the stack address each payload byte writes (the key of
-   the latest-write heads) and the indicators the dispatch needs;
-3. *operands*: the latest write to each operand byte (byte j, and whole i32
-   operands); bits, sign bits, column products, functions of a shift count;
-4. *the step's own operands*: values computed at the step's opcode token
-   (before in-place results overwrite them); multiplication column sums;
-5. floors by 256 (multiplication, shifts);
-6. the remaining candidates of the next token id ``T``. Each candidate is
+1. *where am I*: the latest step mark (and whether it jumps), the header, the
+   number of steps and of input steps so far;
+2. *which instruction*: the newest jump target (trace v2) and the step count
+   there, so pc = target + steps since;
+3. *what is this step*: the record of pc, three fields of the record of
+   pc + 1, the next input byte; then the stack address each payload byte
+   writes (the key of the latest-write heads) and the indicators the
+   dispatch needs;
+4. *operands*: the latest write to each operand byte (byte j, and whole i32
+   operands), the next step's condition; bits, sign bits, column products,
+   functions of a shift count, the branch-table index;
+5. *the step's own operands*: values computed at the step's opcode token
+   (before in-place results overwrite them), the branch-table entry;
+   multiplication column sums, the next opcode's variant;
+6. floors by 256 (multiplication, shifts);
+7. the remaining candidates of the next token id ``T``. Each candidate is
    gated exactly by 0/1 indicators; the unembedding ``logit_i = 2 i T - i^2``
    has its argmax at ``T``.
 
@@ -22,8 +28,8 @@ Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4609
-(6, True)
+>>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4608
+(7, True)
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ INPUTS = {
     "is_init": "1 on i.. (an initial stack byte in the prompt)",
     "mcarry": "the carry c of a multiplication carry token k<c>",
     "is_ginit": "1 on g.. (a byte of a global's initial value in the prompt)",
+    "is_tgt": "1 on p.. (a jump target: the pc of the next step; the prompt ends with one)",
+    "jump_tok": "1 on opcode tokens whose step ends with a target (br, br_if.taken, br_table, "
+                "if.else, else)",
+    "fall_tok": "1 on br_if.fallthrough (a conditional step that writes nothing)",
+    "is_in": "1 on host.input_i32 opcode tokens",
 }
 
 
@@ -77,15 +88,25 @@ def _add(*forms: dict[str, float], const: float = 0.0) -> dict[str, float]:
 def _where(c: Circuit) -> None:
     c.feature("mpos", "position of the latest step mark (opcode token or go)")
     c.feature("rec_base", "position of record 0 (header field 0)")
-    c.feature("max_steps", "the step bound (header field 1)")
-    c.feature("gbase", "position of the first initial global byte (header field 2)")
+    c.feature("steps_lo", "the step bound mod 4096 (header field 1)")
+    c.feature("steps_hi", "the step bound // 4096 (header field 2)")
+    c.feature("gbase", "position of the first initial global byte (header field 3)")
+    c.feature("tbase", "position of the branch tables (header field 4)")
+    c.feature("ibase", "position of the inputs (header field 5)")
+    c.feature("n_inputs", "the number of inputs (header field 6)")
+    c.feature("mean_in", "mean of is_in over the prefix")
+    c.feature("n_in", "host.input_i32 steps so far, the current one included")
     c.feature("mean_mark", "mean of is_mark over the prefix")
-    c.feature("n", "marks so far, go included: the current record's index plus 1")
+    c.feature("n", "opcode tokens so far: the number of the current step")
+    c.feature("m_jumps", "jump_tok of the newest opcode token: this step ends with a target")
+    c.feature("m_fall", "fall_tok of the newest opcode token: a br_if that fell through")
     lay = c.layer()
     lay.head("latest_mark", ({"one": L.MARK_WEIGHT}, {"one": 1.0}), ({"is_mark": 1.0}, {"pos": 1.0}),
-             (("pos", "mpos"),), "hard-max on (is_mark, pos): the newest opcode token or go; "
-             "j = pos - mpos is the index of the current token in its step")
-    for name, at in (("rec_base", 0), ("max_steps", 1), ("gbase", 2)):
+             (("pos", "mpos"), ("jump_tok", "m_jumps"), ("fall_tok", "m_fall")),
+             "hard-max on (is_mark, pos): the newest opcode token; j = pos - mpos is the index "
+             "of the current token in its step; whether that step jumps or fell through")
+    for name, at in (("rec_base", 0), ("steps_lo", 1), ("steps_hi", 2), ("gbase", 3), ("tbase", 4),
+                     ("ibase", 5), ("n_inputs", 6)):
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
                  f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
@@ -97,38 +118,63 @@ def _where(c: Circuit) -> None:
              "uniform attention over the prefix: the mean of is_mark", kind="uniform")
     lay.unit({"pos": 1.0, "one": 1.0}, {"mean_mark": 1.0}, {"n": 1.0},
              "n = (pos + 1) * mean_mark: the number of marks so far (prefix sum)")
+    lay.head("count_inputs", ({}, {}), ({}, {}), (("is_in", "mean_in"),),
+             "uniform attention over the prefix: the mean of is_in", kind="uniform")
+    lay.unit({"pos": 1.0, "one": 1.0}, {"mean_in": 1.0}, {"n_in": 1.0},
+             "n_in = (pos + 1) * mean_in: input steps so far; the input cursor is n_in - 1")
+
+
+def _which(c: Circuit) -> None:
+    """The pc of the current step: the newest target plus the steps since it (trace v2)."""
+    c.feature("tgt", "the pc named by the newest target token (the prompt's last token at first)")
+    c.feature("n_tgt", "n at the newest target token")
+    lay = c.layer()
+    lay.head("latest_target", ({"one": L.MARK_WEIGHT}, {"one": 1.0}), ({"is_tgt": 1.0}, {"pos": 1.0}),
+             (("val", "tgt"), ("n", "n_tgt")),
+             "hard-max on (is_tgt, pos): the newest target token; the current step runs "
+             "pc = tgt + n - n_tgt - 1 (at a target token itself: the next step runs tgt)")
 
 
 J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
+PC = {"tgt": 1.0, "n": 1.0, "n_tgt": -1.0, "one": -1.0}  # pc of the current step's instruction
 
 
 def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
               "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul",
-              "ext_n": "f_ext_n", "ext_signed": "f_ext_signed"}
+              "ext_n": "f_ext_n", "ext_signed": "f_ext_signed", "target": "f_target",
+              "tlen": "f_tlen"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
+    c.feature("f_in", "byte j of input n_in - 1 (the value host.input_i32 pushes)")
     c.feature("f_opnext", "opcode id of the next record (the next step's opcode token)")
+    c.feature("f_ncond", "cond field of the next record: its opcode token depends on a condition")
+    c.feature("f_nsrc_c", "src_c field of the next record: the slot of its condition")
     lay = c.layer()
-    current = _add({"rec_base": 1.0}, {"n": float(L.RECORD)}, const=-float(L.RECORD))
+    current = _add({"rec_base": 1.0}, {k: float(L.RECORD) * v for k, v in PC.items()})
+    following = _add(current, const=float(L.RECORD))
     key = ({"pos": 2.0}, {"pos2": -1.0})
     for name, feat in fields.items():
         lay.head(f"record_{name}", (_add(current, const=float(L.FIELD[name])), {"one": 1.0}), key,
-                 (("val", feat),), f"reads field {name} of record n - 1 (position "
-                 f"rec_base + {L.RECORD}*(n-1) + {L.FIELD[name]})")
+                 (("val", feat),), f"reads field {name} of the record of pc (position "
+                 f"rec_base + {L.RECORD}*pc + {L.FIELD[name]})")
     lay.head("record_imm", (_add(current, J, const=float(L.FIELD["imm0"])), {"one": 1.0}), key,
-             (("val", "f_imm"),), "reads immediate byte j of record n - 1 (the next const byte)")
-    lay.head("record_opnext", (_add({"rec_base": 1.0}, {"n": float(L.RECORD)},
-                                    const=float(L.FIELD["op"])), {"one": 1.0}), key,
-             (("val", "f_opnext"),), "reads the opcode field of record n (the next step)")
+             (("val", "f_imm"),), "reads immediate byte j of the record of pc (the next const byte)")
+    lay.head("input_byte", ({"ibase": 1.0, "n_in": 4.0, "one": -4.0, **J}, {"one": 1.0}), key,
+             (("val", "f_in"),), "reads byte j of input n_in - 1 (position ibase + 4 (n_in - 1) + j)")
+    for name, feat in (("op", "f_opnext"), ("cond", "f_ncond"), ("src_c", "f_nsrc_c")):
+        lay.head(f"next_record_{name}", (_add(following, const=float(L.FIELD[name])),
+                                         {"one": 1.0}), key, (("val", feat),),
+                 f"reads field {name} of the record of pc + 1 (the next step, unless this one jumps)")
     _keys_and_indicators(c, lay)
 
 
 def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     c.feature("sa", "stack byte address this token writes (-1: none)")
     c.feature("sa2", "its square")
-    for name in ("at_end", "first", *(f"is_{k}" for k in L.KINDS[1:]), "has_after", "limit"):
+    for name in ("at_end", "first", *(f"is_{k}" for k in L.KINDS[1:]), "has_after", "limit",
+                 "jumps_now", "exhausted"):
         c.feature(name, "0/1 indicator")
     init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
@@ -154,7 +200,15 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0, "is_ginit": -1.0},
              {"sa": -1.0, "sa2": 1.0},
              "every other token writes nowhere: address -1 (below every query)")
-    _hat(lay, _add(J, {"f_width": -1.0}), "at_end", "at_end = [j == width]: the step is complete")
+    big = L.POS_GATE
+    _hat(lay, _add(J, {"f_width": -1.0, "m_fall": -big, "is_tgt": -big}), "at_end",
+         "at_end = [j == width]: the step has written its bytes")
+    _hat(lay, _add(J, {"one": -big, "m_fall": big, "is_tgt": -big}), "at_end",
+         "at_end = [j == 0] after br_if.fallthrough (it writes nothing)")
+    lay.unit({"is_tgt": 1.0}, {"one": 1.0}, {"at_end": 1.0},
+             "at_end = 1 on a target token: the next token is the next step's opcode")
+    lay.unit({"m_jumps": 1.0, "is_tgt": -1.0}, {"one": 1.0}, {"jumps_now": 1.0},
+             "jumps_now = m_jumps and not a target token: the step's target is still to come")
     _hat(lay, J, "first", "first = [j == 0]: the next token is the first payload byte")
     c.feature("odd", "[j odd]: a multiplication's next token is a carry")
     for col in range(4):
@@ -175,9 +229,12 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     for kind in L.KINDS[1:]:
         _hat(lay, {"f_kind": 1.0, "one": -float(L.KIND[kind])}, f"is_{kind}",
              f"is_{kind} = [kind == {L.KIND[kind]}]")
-    _step(lay, {"f_after": 1.0}, "has_after", "has_after = [after >= 1]: the step ends the run")
-    _step(lay, {"n": 1.0, "max_steps": -1.0}, "limit",
-          "limit = [n - 1 >= max_steps]: the step budget is spent")
+    _step(lay, {"n_in": 1.0, "n_inputs": -1.0}, "exhausted",
+          "exhausted = [n_in - 1 >= n_inputs]: an input step with no input left")
+    _step(lay, {"f_after": 1.0, "is_tgt": -big}, "has_after",
+          "has_after = [after >= 1] (not on a target token): the step ends the run")
+    _step(lay, {"n": 1.0, "steps_lo": -1.0, "steps_hi": -4096.0, "one": 1.0}, "limit",
+          "limit = [n >= steps_lo + 4096 steps_hi]: the step budget is spent")
 
 
 def _operands(c: Circuit) -> None:
@@ -196,6 +253,18 @@ def _operands(c: Circuit) -> None:
             lay.head(f"stack_{side}{k}", ({src: 8.0, "one": float(k)}, {"one": 1.0}), key,
                      (("val", f"{side}{k}"),), f"latest write to stack byte 8*{src[2:]} + {k} "
                      "(whole i32 operands for comparisons and conditions)")
+    c.feature("nonzero_next", "[the next step's condition (slot nsrc_c) != 0] as i32")
+    for k in range(4):
+        c.feature(f"nc{k}", f"byte {k} of the next step's condition slot (latest write)")
+        lay.head(f"stack_nc{k}", ({"f_nsrc_c": 8.0, "one": float(k)}, {"one": 1.0}), key,
+                 (("val", f"nc{k}"),), f"latest write to stack byte 8*nsrc_c + {k}: the condition "
+                 "that picks the next opcode token (if.then/if.else, br_if.taken/fallthrough)")
+    _step(lay, {f"nc{k}": 1.0 for k in range(4)}, "nonzero_next",
+          "nonzero_next = [nc0 + nc1 + nc2 + nc3 >= 1]")
+    c.feature("tidx", "br_table: the entry chosen by the index in src_c, min(index, tlen)")
+    lay.unit({"f_tlen": 1.0}, {"one": 1.0}, {"tidx": 1.0}, "tidx = tlen - relu(tlen - index) ...")
+    lay.unit({"f_tlen": 1.0, **{f"c{k}": -float(256**k) for k in range(4)}}, {"one": 1.0},
+             {"tidx": -1.0}, "... with index = c0 + 256 c1 + 65536 c2 + 2^24 c3 (unsigned)")
     _dispatch(lay)
     _whole_operands(c, lay)
 
@@ -218,6 +287,17 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     columns = c.layer()
     floor = c.layer()
     last = c.layer()
+    c.feature("tt", "br_table: the target stored at entry tidx of the step's table")
+    columns.head("table_entry", (_add({"tbase": 1.0, "f_target": 1.0, "tidx": 1.0}), {"one": 1.0}),
+                 ({"pos": 2.0}, {"pos2": -1.0}), (("val", "tt"),),
+                 "br_table: reads the table entry at tbase + target + tidx (the default is last)")
+    floor.unit({"tt": 1.0, "one": float(tr.TARGET_BASE) - 3 * g, "at_end": g, "jumps_now": g,
+                "is_br_table": g}, {"one": 1.0}, {"T": 1.0},
+               "br_table: T = p<the chosen entry's target>")
+    columns.unit({"one": 1.0 - 2 * g, "at_end": g, "has_after": -g, "limit": -g, "jumps_now": -g,
+                  "f_ncond": g, "nonzero_next": -g}, {"one": 1.0}, {"T": 1.0},
+                 "the next opcode's other variant (if.else, br_if.fallthrough: id + 1) when its "
+                 "condition is zero")
     sel = _add({"at_end": -g}, {"one": -g, "is_select": g})
     last.unit(_add({"opa": 1.0}, sel, {"one": -g, "nonzero_c": g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_a when the condition is nonzero")
@@ -426,15 +506,24 @@ def _dispatch(lay: Layer) -> None:
     off_end = {"one": g, "at_end": -g}  # 0 when the step is complete, else C
     off_mid = {"at_end": g}  # 0 while the step still writes bytes
     trap_step = float(tr.TRAP_ID["step_limit_exceeded"])
+    jumping = {"jumps_now": -g}
     rows = [
-        (_add({"f_after": 1.0}, _neg(off_end)), {"T": 1.0},
+        (_add({"f_after": 1.0, "is_tgt": -g}, _neg(off_end), jumping), {"T": 1.0},
          "end of step, record says halt/trap: T = after"),
-        (_add({"one": trap_step}, _neg(off_end), {"has_after": -g}, {"one": -g, "limit": g}),
+        (_add({"one": trap_step}, _neg(off_end), {"has_after": -g}, {"one": -g, "limit": g},
+              jumping),
          {"T": 1.0}, "end of step, budget spent: T = trap.step_limit_exceeded"),
-        (_add({"f_opnext": 1.0}, _neg(off_end), {"has_after": -g}, {"limit": -g}), {"T": 1.0},
-         "end of step otherwise: T = the next record's opcode"),
+        (_add({"f_opnext": 1.0}, _neg(off_end), {"has_after": -g}, {"limit": -g}, jumping),
+         {"T": 1.0}, "end of step otherwise: T = the next record's opcode"),
+        (_add({"f_target": 1.0, "one": float(tr.TARGET_BASE) - g}, _neg(off_end),
+              {"jumps_now": g, "is_br_table": -g}), {"T": 1.0},
+         "end of a jumping step's bytes: T = p<target> (the record's static target)"),
         (_add({"f_imm": 1.0}, _neg(off_mid), {"one": -g, "is_const": g}), {"T": 1.0},
          "const: T = immediate byte j"),
+        (_add({"f_in": 1.0}, _neg(off_mid), {"one": -g, "is_input": g, "exhausted": -g}),
+         {"T": 1.0}, "host.input_i32: T = byte j of the next input"),
+        ({"one": float(tr.TRAP_ID["input_exhausted"]) - 2 * g, "is_input": g, "exhausted": g,
+          "at_end": -g}, {"T": 1.0}, "host.input_i32 with no input left: T = trap.input_exhausted"),
         (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_copy": g}), {"T": 1.0},
          "copy: T = byte j of src_a"),
         (_add({"opa": 1.0, "opb": 1.0, "flag": 1.0}, _neg(off_mid), {"one": -g, "is_add": g}),
@@ -471,7 +560,13 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
         e[tr.MUL_CARRY + c, idx["mcarry"]] = c
     for i in tr.OP_ID.values():
         e[i, idx["is_mark"]] = 1.0
-    e[L.GO, idx["is_mark"]] = 1.0
+    for pc in range(tr.PC_LIMIT):
+        e[tr.target_token(pc), idx["is_tgt"]] = 1.0
+        e[tr.target_token(pc), idx["val"]] = pc
+    for name in ("br", "br_if.taken", "br_table", "if.else", "else"):
+        e[tr.OP_ID[name], idx["jump_tok"]] = 1.0
+    e[tr.OP_ID["br_if.fallthrough"], idx["fall_tok"]] = 1.0
+    e[tr.OP_ID["host.input_i32"], idx["is_in"]] = 1.0
     for v in range(256):
         e[L.INIT_BASE + v, idx["is_init"]] = 1.0
         e[L.INIT_BASE + v, idx["val"]] = v
@@ -504,6 +599,7 @@ def build_circuit() -> Circuit:
     for name, doc in INPUTS.items():
         c.docs[name] = doc
     _where(c)
+    _which(c)
     _what(c)
     _operands(c)
     return c

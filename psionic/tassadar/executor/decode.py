@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,6 +23,9 @@ from typing import Any
 from psionic.core.errors import InvalidInput, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.entry import resolve_entry
+from psionic.tassadar.executor import hull_attention as _hull_modes  # noqa: F401  registers hull
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.attention import MODES, AttentionFactory, LinearAttention
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import LoadedProgram
@@ -30,7 +33,7 @@ from psionic.tassadar.outcome import Outcome
 
 PAGE = 65536
 DEFAULT_MAX_STEPS = 50_000_000
-MAX_STEP_TOKENS = 17  # the longest step of the covered opcodes is 1 + 8 payload bytes
+MAX_STEP_TOKENS = 18  # the longest covered step: opcode, 16 moved or written bytes, a target
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +61,11 @@ class Generation:
     decode_seconds: float
 
 
-def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> Generation:
+def generate(model: Model, prompt: Sequence[int], max_tokens: int,
+             attention: AttentionFactory = LinearAttention) -> Generation:
     """Feed ``prompt``, then emit argmax tokens until ``halt`` or a trap (at most ``max_tokens``)."""
     started = time.perf_counter()
-    session = Session(model, len(prompt) + max_tokens)
+    session = Session(model, min(len(prompt) + max_tokens, L.MAX_POSITION), attention)
     x = None
     for token in prompt:
         x = session.feed(token)
@@ -75,12 +79,23 @@ def generate(model: Model, prompt: Sequence[int], max_tokens: int) -> Generation
         if token in ends:
             return Generation(out, fed - started, time.perf_counter() - fed)
         x = session.feed(token)
-    raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting")
+    raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting (the step "
+                               f"bound's worth, or its {L.MAX_POSITION} positions)")
 
 
 def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
-                  inputs: Sequence[int], limits: Any, model: Model | None = None) -> ExecutorOutcome:
-    """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``)."""
+                  inputs: Sequence[int], limits: Any, model: Model | None = None,
+                  attention: str = "linear",
+                  generator: Callable[[Model, Sequence[int], int], Generation] | None = None,
+                  ) -> ExecutorOutcome:
+    """Run ``entry`` by greedy decoding on the executor (``limits`` needs ``max_steps``).
+
+    ``generator`` replaces ``generate`` (the compiled decode loop, ``compiled.py``).
+
+    ``attention`` names the hard-max lookup (``attention.MODES``): the emitted tokens are the
+    same under every mode, only the time differs."""
+    if attention not in MODES:
+        raise InvalidInput(f"unknown attention mode {attention!r}; known: {sorted(MODES)}")
     module = program.program.module
     index = resolve_entry(module, entry)
     ftype = module.func_type(index)
@@ -88,9 +103,12 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
         raise InvalidInput(f"entry takes {len(ftype.params)} argument(s), got {len(args)}")
     max_steps = getattr(limits, "max_steps", DEFAULT_MAX_STEPS)
     prompt = lay_out(program.program, index, args, max_steps,
-                     getattr(limits, "max_memory_pages", None))
+                     getattr(limits, "max_memory_pages", None), inputs)
     model = model or default_model()
-    gen = generate(model, prompt.tokens, MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    # a step is at most MAX_STEP_TOKENS tokens, and the model traps when the bound is spent
+    budget = min(L.MAX_POSITION - len(prompt.tokens), MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    gen = (generator(model, prompt.tokens, budget) if generator is not None
+           else generate(model, prompt.tokens, budget, MODES[attention]))
     tokens = gen.tokens
     trace = tr.decode(tokens)
     trap = None if trace.end == tr.HALT else trace.end
@@ -104,15 +122,20 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
             values.append(_signed(raw, 8 * w))
             at += w
         result = tuple(values)
-    # final globals: the newest global.set of each, read from the emitted steps (step r ran
-    # the entry's instruction r - 1: straight-line code)
+    # final globals: the newest global.set of each, read from the emitted steps (each step's pc
+    # is the newest emitted target plus the steps since it)
     final = [g.init for g in module.globals]
-    for op, step in zip(prompt.ops, trace.steps, strict=False):
-        if step.op == "global.set" and len(step.payload) == op.args[1]:
+    pc = prompt.entry_pc
+    for step in trace.steps:
+        op = prompt.code[pc] if pc < len(prompt.code) else None
+        if op is not None and step.op == "global.set" and len(step.payload) == op.args[1]:
             final[op.args[0]] = int.from_bytes(bytes(step.payload), "little")
+        pc = step.target if step.target is not None else pc + 1
+    outputs = tuple(_signed(int.from_bytes(step.value_bytes(), "little"), 32)
+                    for step in trace.steps if step.op == "host.output_i32" and step.payload)
     pages = module.memory.minimum if module.memory else 0
     return ExecutorOutcome(
-        result=result, outputs=(), trap=trap, steps=len(trace.steps),
+        result=result, outputs=outputs, trap=trap, steps=len(trace.steps),
         tokens=array("H", tokens), memory=bytes(pages * PAGE),
         globals=tuple(final), prompt_tokens=len(prompt.tokens),
         prefill_seconds=round(gen.prefill_seconds, 6), decode_seconds=round(gen.decode_seconds, 6),

@@ -1,22 +1,24 @@
 """The executor's fixed layout: input vocabulary, prompt sections, record fields, constants.
 
 The model reads tokens from an *input* vocabulary that extends the trace
-vocabulary (``tassadar.trace.v1``, whose ids it also emits) with prompt-only
-tokens: ``go`` (the prompt's last token, where decoding starts), ``i<v>``
-(one byte of an initial stack slot: an argument or a declared local),
-``g<v>`` (one byte of a global's initial value) and ``n<v>`` (a small number
-in a header or instruction-record field). The
-prompt is laid out as::
+vocabulary (``tassadar.trace.v2``, whose ids it also emits) with prompt-only
+tokens: ``i<v>`` (one byte of an initial stack slot: an argument or a
+declared local), ``g<v>`` (one byte of a global's initial value) and ``n<v>``
+(a small number in a header or instruction-record field). The prompt is
+laid out as::
 
-    n<record base> n<step bound> n<globals base>    header, positions 0, 1 and 2
-    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 3
+    n<record base> n<bound % 4096> n<bound // 4096> n<globals base> n<tables base>
+    n<inputs base> n<number of inputs>     header, positions 0..6
+    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 7
     g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
-    n.. (RECORD per record)                record r at RECORD * r from the record base
-    go
+    n.. (one per br_table entry)           branch tables: each br_table's targets, default last
+    n.. (4 per input)                      the run's inputs for host.input_i32, bytes low first
+    n.. (RECORD per record)                the record of pc p at record base + RECORD * p
+    p<entry pc>                            a target token: decoding starts after it
 
-Record 0 is the start record (it writes nothing and continues); record
-``r >= 1`` describes step ``r``: the entry function's instruction at
-``pc = entry pc + r - 1``.
+There is one record per lowered instruction of the whole program (zeros for
+the instructions the entry function cannot reach). The pc of the current
+step is the newest target token's pc plus the steps since it (trace v2).
 """
 
 from __future__ import annotations
@@ -24,33 +26,34 @@ from __future__ import annotations
 from psionic.tassadar import trace as tr
 
 OUT_VOCAB = len(tr.VOCAB.names)  # ids the model emits (the trace vocabulary)
-GO = OUT_VOCAB
-INIT_BASE = GO + 1  # i0 .. i255
+INIT_BASE = OUT_VOCAB  # i0 .. i255
 NUM_BASE = INIT_BASE + 256  # n0 .. n(NUM_LIMIT - 1)
 NUM_LIMIT = 4096
 GLOBAL_INIT_BASE = NUM_BASE + NUM_LIMIT  # g0 .. g255
 IN_VOCAB = GLOBAL_INIT_BASE + 256
 
-HEADER = 3  # record base, step bound, globals base
+HEADER = 7  # record base, step bound (low, high), globals base, tables base, inputs base, inputs
 STACK_BASE = HEADER  # position of stack byte 0
 GLOBAL_SLOT = 1000  # global g lives in stack slot GLOBAL_SLOT + g (bytes 8 * (1000 + g) + k)
+SINK_SLOT = 999  # host.output_i32 writes its bytes here: a slot no program reads
 MAX_GLOBALS = 400
 
 # record fields, in order; RECORD tokens per record
 FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b", "src_c", "dst", "after",
-          "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
+          "target", "cond", "tlen", "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
 
 # payload kinds of a step (the ``kind`` field)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 BITWISE = ("and", "or", "xor")
-KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s")
+KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
+         "br_table", "input")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)
 MAX_POSITION = 1 << 24  # positions of prompt and trace tokens
-MAX_SLOTS = 1000  # stack slots a program may touch: byte addresses stay below 8 * MAX_SLOTS
+MAX_SLOTS = 999  # stack slots a program may touch (below the sink): addresses below 8 * 1000
 RECENCY = float(1 << 24)  # M: address scores are scaled by M so that recency (pos < M) breaks ties
 MARK_WEIGHT = float(1 << 25)  # a mark outranks any recency difference
 GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums of two bytes)

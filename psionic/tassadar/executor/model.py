@@ -2,9 +2,9 @@
 
 ``Model`` holds plain arrays (embedding, per-layer attention and ReGLU
 matrices, unembedding). ``Session`` runs it one token at a time with
-brute-force attention over the whole history (the O(n) reference decode):
-every hard-max head takes the argmax of ``q . k`` over all earlier positions
-and itself, every uniform head the mean of its values, and the next token is
+a hard-max lookup per layer (``attention.py``; by default the brute-force
+O(n) reference decode): every hard-max head takes the argmax of ``q . k``
+over all earlier positions and itself, every uniform head the mean of its values, and the next token is
 the argmax of the logits. All arithmetic is float64; the scores and values
 that the construction produces are integers below 2**53 (see layout.py for
 the bounds), so argmax decisions are exact.
@@ -26,12 +26,13 @@ import numpy as np
 from psionic.core.digest import digest_bytes
 from psionic.core.errors import DigestMismatch, InvalidInput
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.attention import AttentionFactory, HeadId, LinearAttention
 from psionic.tassadar.executor.circuit import LayerWeights
 from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:e71af6069727c38b1ba9ba8bed4493d14f3b959210dd01ddeacf29cf7812f1ef"
+WEIGHTS_DIGEST = "sha256:d2e812d262f9517b510689a2b5f860246dc1c36c146d1de2ae03292e3af66b34"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
@@ -170,6 +171,7 @@ class _LayerPlan:
     o_rows: np.ndarray
     w_o: np.ndarray  # (|o_rows|, H*V)
     uniform: np.ndarray
+    hardmax: np.ndarray
     ffn_cols: np.ndarray
     w_gv: np.ndarray  # (2N, |ffn_cols|): gate rows then value rows
     out_rows: np.ndarray
@@ -185,21 +187,36 @@ class _LayerPlan:
         qkv_cols, o_rows = _support(qkv), _support(w_o.T)
         ffn_cols, out_rows = _support(gv), _support(lw.w_out.T)
         return cls(h, nv, qkv_cols, qkv[:, qkv_cols], o_rows, w_o[o_rows],
-                   np.flatnonzero(lw.uniform), ffn_cols, gv[:, ffn_cols], out_rows,
+                   np.flatnonzero(lw.uniform), np.flatnonzero(lw.uniform == 0), ffn_cols, gv[:, ffn_cols], out_rows,
                    lw.w_out[out_rows])
 
 
-class Session:
-    """One decode: per-layer key/value caches over the history. Mutable: it grows per token."""
+_INITIAL = 1 << 12  # positions allocated at first; arrays double as the history grows
 
-    def __init__(self, model: Model, capacity: int) -> None:
+
+def _grown(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` with its first axis at least doubled and at least ``need``."""
+    out = np.zeros((max(need, 2 * arr.shape[0]), *arr.shape[1:]))
+    out[: arr.shape[0]] = arr
+    return out
+
+
+class Session:
+    """One decode: per-layer hard-max lookups and values over the history. Mutable: it grows
+    per token. ``attention`` picks the hard-max lookup (``attention.MODES``); the default is
+    the brute-force ``LinearAttention``."""
+
+    def __init__(self, model: Model, capacity: int,
+                 attention: AttentionFactory = LinearAttention) -> None:
         if capacity > L.MAX_POSITION:
             raise InvalidInput(f"{capacity} positions exceed the executor's {L.MAX_POSITION}")
         self.m = model
         self.n = 0
+        self.capacity = capacity
         self.plan = [_LayerPlan.of(lw) for lw in model.layers]
-        self.keys = [np.zeros((2, p.heads, capacity)) for p in self.plan]  # (2, H, n)
-        self.values = [np.zeros((capacity, p.heads, p.nv)) for p in self.plan]  # (n, H, V)
+        self.lookups = [attention(tuple(HeadId(li, int(h), f"layer{li}.head{h}")
+                                        for h in p.hardmax), capacity) for li, p in enumerate(self.plan)]
+        self.values = [np.zeros((_INITIAL, p.heads, p.nv)) for p in self.plan]  # (n, H, V), grown
         self.sums = [np.zeros((p.heads, p.nv)) for p in self.plan]  # running sums, uniform heads
         self.t_row = model.unembedding[:, _support(model.unembedding)]
         self.t_cols = _support(model.unembedding)
@@ -207,6 +224,10 @@ class Session:
     def feed(self, token: int) -> np.ndarray:
         """Append ``token`` at the next position; return its final residual vector."""
         t = self.n
+        if t >= self.capacity:
+            raise InvalidInput(f"position {t} is past the session's {self.capacity}")
+        if t >= self.values[0].shape[0]:
+            self.values = [_grown(v, t + 1) for v in self.values]
         x = self.m.embedding[token].copy()
         x[1], x[2] = t, float(t) * t  # positional encoding: pos, pos^2
         n = t + 1
@@ -215,12 +236,14 @@ class Session:
             if h:
                 qkv = p.w_qkv @ x[p.qkv_cols]
                 q = qkv[: 2 * h].reshape(h, 2)
-                keys, values = self.keys[li], self.values[li]
-                keys[:, :, t] = qkv[2 * h : 4 * h].reshape(h, 2).T
+                keys = qkv[2 * h : 4 * h].reshape(h, 2)
+                values = self.values[li]
                 values[t] = qkv[4 * h :].reshape(h, p.nv)
-                # brute-force hard-max over the whole history: (H, n) scores, argmax per head
-                scores = keys[0, :, :n] * q[:, :1] + keys[1, :, :n] * q[:, 1:]
-                chosen = values[np.argmax(scores, axis=1), np.arange(h)]  # (H, V)
+                chosen = np.empty((h, p.nv))
+                if p.hardmax.size:
+                    lookup = self.lookups[li]
+                    lookup.insert(t, keys[p.hardmax])
+                    chosen[p.hardmax] = values[lookup.query(q[p.hardmax]), p.hardmax]
                 if p.uniform.size:
                     self.sums[li][p.uniform] += values[t, p.uniform]
                     chosen[p.uniform] = self.sums[li][p.uniform] / n  # the prefix mean
@@ -234,3 +257,14 @@ class Session:
     def next_token(self, x: np.ndarray) -> int:
         """Greedy decoding: the argmax of the logits."""
         return int(np.argmax(self.t_row @ x[self.t_cols] + self.m.unembedding_bias))
+
+
+def freeze(path: Path = WEIGHTS_PATH) -> str:
+    """Compile the weights, write them to ``path`` and return their digest (for WEIGHTS_DIGEST)."""
+    data = Model.compile().to_bytes()
+    Path(path).write_bytes(data)
+    return digest_bytes(data)
+
+
+if __name__ == "__main__":
+    print(freeze())

@@ -1,17 +1,19 @@
 """Lay out a program, its arguments and its step bound as the executor's prompt.
 
-The executor covers straight-line code of the entry function (see
+The executor covers the entry function's code with its control flow (see
 ``COVERED``): everything else is refused here, before any token is decoded,
 with the opcode (or feature) named. The prompt carries the program only as
-data: one record per instruction (opcode token, payload width, payload kind,
-operand and destination stack slots, what follows the step, immediate bytes),
-the initial stack bytes (arguments, zeroed declared locals) and the header.
+data: one record per lowered instruction (opcode token, payload width, payload
+kind, operand and destination stack slots, what follows the step, jump target,
+whether a condition picks its opcode token, immediate bytes), the initial
+stack bytes (arguments, zeroed declared locals), the header, and the entry's
+pc as the target token that starts the run.
 
 >>> from psionic.tassadar.ingress import load_wat
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(61, (4,))
+(92, (4,))
 """
 
 from __future__ import annotations
@@ -112,6 +114,57 @@ def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
 
+def _moves(op: Op, top: int, drop: int, widths: tuple[int, ...]) -> Fields:
+    """A branch that keeps ``widths`` values from slot ``top - k`` up and drops ``drop`` beneath."""
+    if not drop or not widths:
+        return {}
+    if len(widths) > 1:
+        raise UnsupportedOperation(f"the executor covers branches that move one value ({op.name} "
+                                   f"moves {len(widths)})", opcode=op.name)
+    return {"width": widths[0], "kind": L.KIND["copy"], "src_a": top - 1, "dst": top - 1 - drop}
+
+
+def _br(op: Op, sp: int) -> Fields:
+    target, drop, widths = op.args
+    return {**_moves(op, sp, drop, widths), "target": target}
+
+
+def _br_if(op: Op, sp: int) -> Fields:
+    # the opcode token is br_if.taken (this id) or br_if.fallthrough (id + 1) by slot sp - 1
+    target, drop, widths = op.args
+    return {**_moves(op, sp - 1, drop, widths), "target": target, "cond": 1, "src_c": sp - 1}
+
+
+def _if(op: Op, sp: int) -> Fields:
+    # if.then (this id) or if.else (id + 1, jumping to the else branch) by slot sp - 1
+    return {"target": op.args[0], "cond": 1, "src_c": sp - 1}
+
+
+def _else(op: Op, sp: int) -> Fields:
+    return {"target": op.args[0]}
+
+
+def _input(op: Op, sp: int) -> Fields:
+    return {"width": 4, "kind": L.KIND["input"], "dst": sp}
+
+
+def _output(op: Op, sp: int) -> Fields:
+    # the payload is the popped value; its bytes go to the sink slot (outputs are read back
+    # from the emitted steps)
+    return {"width": 4, "kind": L.KIND["copy"], "src_a": sp - 1, "dst": L.SINK_SLOT}
+
+
+def _br_table(op: Op, sp: int) -> Fields:
+    # target: the table's offset in the tables section (filled in by lay_out); the index is
+    # slot sp - 1, clamped to tlen (the default, stored last)
+    entries, default = op.args
+    for _, drop, widths in (*entries, default):
+        if drop and widths:
+            raise UnsupportedOperation("the executor covers br_table whose targets move no value",
+                                       opcode=op.name)
+    return {"kind": L.KIND["br_table"], "src_c": sp - 1, "tlen": len(entries)}
+
+
 def _unreachable(op: Op, sp: int) -> Fields:
     return {"after": tr.TRAP_ID["unreachable"]}
 
@@ -138,16 +191,23 @@ RECORDS = {
     "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap, "i32.shl": _shift, "i32.shr_u": _shift,
     "i32.shr_s": _shift,
     **{name: _extend for name in _EXTEND},
+    "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
+    "host.input_i32": _input, "host.output_i32": _output,
 }
+# the record's opcode field: the first variant of a conditional step
+_OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}
+assert tr.OP_ID["br_if.fallthrough"] == _OP_TOKEN["br_if"] + 1
+assert tr.OP_ID["if.else"] == _OP_TOKEN["if"] + 1
 COVERED = tuple(sorted(RECORDS))  # lowered opcodes the executor runs
 
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
     tokens: tuple[int, ...]
-    ops: tuple[Op, ...]  # the entry's instructions: step r >= 1 runs ops[r - 1]
+    code: tuple[Op, ...]  # the lowered program: a step's pc indexes it
+    entry_pc: int
     result_widths: tuple[int, ...]
-    steps_bound: int  # the largest number of steps the run can take
+    steps_bound: int  # the step bound the header carries
 
 
 def _refuse_module(program: Program, entry: int) -> None:
@@ -156,9 +216,7 @@ def _refuse_module(program: Program, entry: int) -> None:
         raise UnsupportedOperation("the executor does not cover start functions")
     if m.datas or m.elems:
         raise UnsupportedOperation("the executor does not cover data or element segments")
-    if m.imports:
-        raise UnsupportedOperation("the executor does not cover imported functions",
-                                   imports=[i.name for i in m.imports])
+    # imports are the host ABI's (the decoder refuses others); calls to them are host steps
 
 
 def _code(program: Program, entry: int) -> list[Op]:
@@ -174,8 +232,8 @@ def _code(program: Program, entry: int) -> list[Op]:
 
 
 def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
-            max_memory_pages: int | None = None) -> Prompt:
-    """The prompt for running ``entry`` with ``args`` under a step bound."""
+            max_memory_pages: int | None = None, inputs: Sequence[int] = ()) -> Prompt:
+    """The prompt for running ``entry`` with ``args`` and ``inputs`` under a step bound."""
     _refuse_module(program, entry)
     m = program.module
     if max_memory_pages is not None and m.memory and m.memory.minimum > max_memory_pages:
@@ -188,29 +246,46 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     top = nl + max((op.height for op in ops), default=0) + 1
     if len(m.globals) > L.MAX_GLOBALS:
         raise UnsupportedOperation(f"the executor covers at most {L.MAX_GLOBALS} globals")
-    if top > L.MAX_SLOTS or len(ops) + 2 >= L.NUM_LIMIT:
+    if top > L.MAX_SLOTS or len(program.code) > min(L.NUM_LIMIT, tr.PC_LIMIT):
         raise UnsupportedOperation(
-            f"the program needs {top} stack slots and {len(ops)} records; the executor's "
-            f"bounds are {L.MAX_SLOTS} slots and {L.NUM_LIMIT - 3} records")
+            f"the program needs {top} stack slots and {len(program.code)} records; the "
+            f"executor's bounds are {L.MAX_SLOTS} slots and {L.NUM_LIMIT} records")
     init: list[int] = []
     values = [int(a) for a in args] + [0] * len(cf.locals)
     for v, t in zip(values, slot_types, strict=True):
         bits = v & ((1 << (8 * WIDTH[t])) - 1)
         init += [L.INIT_BASE + ((bits >> (8 * k)) & 0xFF) for k in range(8)]
-    records = [0] * L.RECORD  # record 0: the start of the run
-    for op in ops:
-        fields = {"op": tr.OP_ID[op.name] if op.name in tr.OP_ID else tr.OP_ID["end"]}
+    # a zero record before pc 0 and after the last pc: a target token reads the record of
+    # pc - 1 (ignored there) and the last step the record of pc + 1, which must be harmless
+    records: list[int] = [0] * L.RECORD
+    tables: list[int] = []
+    for op in program.code:
+        if op.func != entry:
+            records += [0] * L.RECORD  # another function's instruction: never reached
+            continue
+        fields = {"op": _OP_TOKEN.get(op.name) or tr.OP_ID[op.name]}
         fields.update(RECORDS[op.name](op, nl + op.height))
+        if op.name == "br_table":
+            fields["target"] = len(tables)
+            tables += [target for target, _, _ in (*op.args[0], op.args[1])]
         records += [fields.get(name, 0) for name in L.FIELDS]
+    records += [0] * L.RECORD
     globals_init = [L.GLOBAL_INIT_BASE + ((g.init >> (8 * k)) & 0xFF)
                     for g in m.globals for k in range(8)]
     gbase = L.HEADER + len(init)
-    rec_base = gbase + len(globals_init)
+    tbase = gbase + len(globals_init)
+    ibase = tbase + len(tables)
+    input_bytes = [(int(v) >> (8 * k)) & 0xFF for v in inputs for k in range(4)]
+    rec_base = ibase + len(input_bytes) + L.RECORD  # the record of pc 0
     if rec_base >= L.NUM_LIMIT:
         raise UnsupportedOperation("the executor's prompt header cannot address this many "
-                                   "locals and globals")
-    bound = min(max_steps, L.NUM_LIMIT - 1)
-    tokens = [L.NUM_BASE + rec_base, L.NUM_BASE + bound, L.NUM_BASE + gbase] + init + globals_init
-    tokens += [L.NUM_BASE + v for v in records] + [L.GO]
-    return Prompt(tuple(tokens), tuple(ops), tuple(WIDTH[t] for t in ftype.results),
-                  min(len(ops), bound))
+                                   "locals, globals, branch table entries and inputs")
+    # positions stay below 2^24, so no run reaches a larger bound before the position bound
+    bound = min(max_steps, L.NUM_LIMIT * L.NUM_LIMIT - 1)
+    header = [rec_base, bound % L.NUM_LIMIT, bound // L.NUM_LIMIT, gbase, tbase, ibase, len(inputs)]
+    tokens = [L.NUM_BASE + v for v in header] + init + globals_init
+    tokens += [L.NUM_BASE + v for v in tables + input_bytes]
+    entry_pc = cf.pc
+    tokens += [L.NUM_BASE + v for v in records] + [tr.target_token(entry_pc)]
+    return Prompt(tuple(tokens), tuple(program.code), entry_pc,
+                  tuple(WIDTH[t] for t in ftype.results), bound)

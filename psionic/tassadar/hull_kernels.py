@@ -1,0 +1,232 @@
+"""The hull of ``hull.py`` as numba kernels over int64 arrays: hard-max lookups at C speed.
+
+Same chains, same rules, same answers as the Python reference (a test
+compares them on random and adversarial sets); only the representation
+differs. A layer's heads live in flat arrays: chain ``2h`` is the upper
+chain of head ``h`` (keys ``(x, y)``), chain ``2h + 1`` its lower chain
+(keys ``(x, -y)``), each sorted by ``x`` in ``xs[c, :lens[c]]``.
+
+Exactness on int64: keys are integers with ``|v| <= 2^53`` and queries are
+scaled by a power of two to integers below ``2^62`` (exact for floats). Every
+decision is the sign of ``a b + c d`` with ``|a|, |b|, |c|, |d| < 2^62``:
+when all four are below ``2^31`` the int64 sum cannot overflow; otherwise
+each product is formed exactly from 31-bit limbs as ``hi 2^62 + lo`` and the
+two magnitudes are compared. A key or query outside that range makes the
+kernel return ``OUT_OF_RANGE`` instead of guessing; the caller then answers
+with the exact Python reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+I64 = Any  # a Python int or an np.int64: numba types both as int64
+OUT_OF_RANGE = -2  # positions are >= 0; an empty chain answers -1
+KEY_LIMIT = float(1 << 53)  # |key coordinate| bound; differences stay below 2^55
+QUERY_LIMIT = float(1 << 62)
+_SMALL = 1 << 31
+_M31 = (1 << 31) - 1
+_M62 = (1 << 62) - 1
+# ext columns per head: leftmost x and its lowest position, rightmost x and its lowest
+# position, lowest position overall (the q_y == 0 answers)
+XMIN, XMIN_SEQ, XMAX, XMAX_SEQ, FIRST = range(5)
+
+
+@njit(cache=True)
+def _mul_magnitude(a: I64, b: I64) -> tuple[int, int]:
+    """``a * b`` for 0 <= a, b < 2^62 as ``(hi, lo)``: ``hi 2^62 + lo`` with 0 <= lo < 2^62."""
+    a1, a0 = a >> 31, a & _M31
+    b1, b0 = b >> 31, b & _M31
+    mid = a1 * b0 + a0 * b1  # < 2^63
+    lo = a0 * b0 + ((mid & _M31) << 31)  # < 2^63
+    hi = a1 * b1 + (mid >> 31) + (lo >> 62)
+    return hi, lo & _M62
+
+
+@njit(cache=True)
+def _sign(v: I64) -> int:
+    if v > 0:
+        return 1
+    return -1 if v < 0 else 0
+
+
+@njit(cache=True)
+def sign_dot(a: I64, b: I64, c: I64, d: I64) -> int:
+    """The sign of ``a b + c d``, exactly, for |a|, |b|, |c|, |d| < 2^62."""
+    if -_SMALL < a < _SMALL and -_SMALL < b < _SMALL and -_SMALL < c < _SMALL \
+            and -_SMALL < d < _SMALL:
+        return _sign(a * b + c * d)
+    s1 = _sign(a) * _sign(b)
+    s2 = _sign(c) * _sign(d)
+    if s1 == 0 or s2 == 0 or s1 == s2:
+        return s1 if s1 != 0 else s2
+    h1, l1 = _mul_magnitude(abs(a), abs(b))
+    h2, l2 = _mul_magnitude(abs(c), abs(d))
+    if h1 != h2:
+        return s1 if h1 > h2 else s2
+    if l1 != l2:
+        return s1 if l1 > l2 else s2
+    return 0
+
+
+@njit(cache=True)
+def _orient(ax: I64, ay: I64, bx: I64, by: I64, cx: I64, cy: I64) -> int:
+    """Sign of the turn a -> b -> c: > 0 left, < 0 right, 0 collinear."""
+    return sign_dot(bx - ax, cy - ay, ay - by, cx - ax)
+
+
+@njit(cache=True)
+def _redundant(ax: I64, ay: I64, aseq: I64, bx: I64, by: I64, bseq: I64,
+               cx: I64, cy: I64, cseq: I64) -> bool:
+    turn = _orient(ax, ay, bx, by, cx, cy)
+    if turn != 0:
+        return turn > 0
+    return not (bseq < aseq and bseq < cseq)
+
+
+@njit(cache=True)
+def chain_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64,
+                 seq: I64, x: I64, y: I64) -> int:
+    """Insert ``(x, y)`` at position ``seq`` into the upper chain ``[:n]``; the new length.
+
+    The arrays need room for ``n + 1`` points."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
+    if i < n and xs[i] == x:
+        if y < ys[i] or (y == ys[i] and seq > sq[i]):
+            return n
+        for m in range(i, n - 1):  # drop the point this one replaces
+            xs[m], ys[m], sq[m] = xs[m + 1], ys[m + 1], sq[m + 1]
+        n -= 1
+    if 0 < i < n:
+        turn = _orient(xs[i - 1], ys[i - 1], x, y, xs[i], ys[i])
+        if turn > 0 or (turn == 0 and not (seq < sq[i - 1] and seq < sq[i])):
+            return n
+    # the new point sits between old indices i - 1 and i; right points j.. survive, left ..k
+    j = i
+    while j + 1 < n and _redundant(x, y, seq, xs[j], ys[j], sq[j], xs[j + 1], ys[j + 1],
+                                   sq[j + 1]):
+        j += 1
+    k = i - 1
+    while k >= 1 and _redundant(xs[k - 1], ys[k - 1], sq[k - 1], xs[k], ys[k], sq[k], x, y, seq):
+        k -= 1
+    dest = k + 2  # where old index j lands
+    if dest > j:
+        for m in range(n - 1, j - 1, -1):
+            xs[m + 1], ys[m + 1], sq[m + 1] = xs[m], ys[m], sq[m]
+    elif dest < j:
+        for m in range(j, n):
+            xs[m - (j - dest)], ys[m - (j - dest)], sq[m - (j - dest)] = xs[m], ys[m], sq[m]
+    xs[k + 1], ys[k + 1], sq[k + 1] = x, y, seq
+    return k + 2 + n - j
+
+
+@njit(cache=True)
+def chain_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64, qx: I64, qy: I64,
+                counts: np.ndarray) -> int:
+    """Lowest position among the maximizers of ``qx x + qy y`` on an upper chain (qy > 0)."""
+    if n == 0:
+        return -1
+    lo, hi = 0, n - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        counts[0] += 1
+        if sign_dot(qx, xs[mid + 1] - xs[mid], qy, ys[mid + 1] - ys[mid]) > 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    best = sq[lo]
+    j = lo
+    while j + 1 < n:
+        counts[0] += 1
+        if sign_dot(qx, xs[j + 1] - xs[j], qy, ys[j + 1] - ys[j]) != 0:
+            break
+        j += 1
+        best = min(best, sq[j])
+    return best
+
+
+@njit(cache=True)
+def key_in_range(kx: float, ky: float) -> bool:
+    return abs(kx) <= KEY_LIMIT and kx == np.floor(kx) and abs(ky) <= KEY_LIMIT \
+        and ky == np.floor(ky)
+
+
+@njit(cache=True)
+def head_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+                ext: np.ndarray, h: I64, position: I64, kx: float, ky: float) -> int:
+    """Insert head ``h``'s key (``key_in_range``) at ``position``; its longer chain's length."""
+    x, y = np.int64(kx), np.int64(ky)
+    up, low = 2 * h, 2 * h + 1
+    lens[up] = chain_insert(xs[up], ys[up], sq[up], lens[up], position, x, y)
+    lens[low] = chain_insert(xs[low], ys[low], sq[low], lens[low], position, x, -y)
+    e = ext[h]
+    if e[FIRST] < 0:
+        e[XMIN], e[XMIN_SEQ], e[XMAX], e[XMAX_SEQ], e[FIRST] = x, position, x, position, position
+    else:
+        if x < e[XMIN] or (x == e[XMIN] and position < e[XMIN_SEQ]):
+            e[XMIN], e[XMIN_SEQ] = x, position
+        if x > e[XMAX] or (x == e[XMAX] and position < e[XMAX_SEQ]):
+            e[XMAX], e[XMAX_SEQ] = x, position
+        e[FIRST] = min(e[FIRST], position)
+    return max(lens[up], lens[low])
+
+
+@njit(cache=True)
+def head_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+               ext: np.ndarray, h: I64, qx: float, qy: float, counts: np.ndarray) -> int:
+    """Head ``h``'s answer to the float query ``(qx, qy)``: a position (-1 while empty), or
+    ``OUT_OF_RANGE`` when the query cannot be scaled to integers below 2^62."""
+    if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+        return OUT_OF_RANGE
+    # a float is a dyadic rational: doubling both (exact) until integral keeps the argmax
+    while qx != np.floor(qx) or qy != np.floor(qy):
+        qx, qy = qx * 2.0, qy * 2.0
+        if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+            return OUT_OF_RANGE
+    ix, iy = np.int64(qx), np.int64(qy)
+    if iy > 0:
+        return chain_query(xs[2 * h], ys[2 * h], sq[2 * h], lens[2 * h], ix, iy, counts)
+    if iy < 0:
+        return chain_query(xs[2 * h + 1], ys[2 * h + 1], sq[2 * h + 1], lens[2 * h + 1],
+                           ix, -iy, counts)
+    e = ext[h]
+    return e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
+
+
+@njit(cache=True)
+def heads_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+                 ext: np.ndarray, position: I64, keys: np.ndarray) -> int:
+    """Insert each head's key (``keys`` (H, 2) floats) at ``position``; the longest chain's
+    length after it, or ``OUT_OF_RANGE`` (then nothing was inserted)."""
+    heads = keys.shape[0]
+    for h in range(heads):
+        if not key_in_range(keys[h, 0], keys[h, 1]):
+            return OUT_OF_RANGE
+    longest = 0
+    for h in range(heads):
+        longest = max(longest, head_insert(xs, ys, sq, lens, ext, h, position, keys[h, 0],
+                                           keys[h, 1]))
+    return longest
+
+
+@njit(cache=True)
+def heads_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
+                ext: np.ndarray, queries: np.ndarray, out: np.ndarray, counts: np.ndarray) -> int:
+    """Answer each head's query (``queries`` (H, 2) floats) into ``out``; 0, or
+    ``OUT_OF_RANGE`` when a query cannot be scaled to integers below 2^62."""
+    for h in range(queries.shape[0]):
+        answer = head_query(xs, ys, sq, lens, ext, h, queries[h, 0], queries[h, 1], counts)
+        if answer == OUT_OF_RANGE:
+            return OUT_OF_RANGE
+        out[h] = answer
+    return 0
