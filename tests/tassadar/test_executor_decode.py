@@ -175,6 +175,27 @@ def _corpus(long: bool) -> None:
     assert decoded
 
 
+@pytest.mark.parametrize("wat,named", [
+    ('(module (func $f (result i32) i32.const 1) (func (export "run") (result i32) call $f))',
+     "call"),
+    ('(module (memory 1) (func (export "run") (result i32) i32.const 0 i32.load))', "i32.load"),
+    ('(module (func (export "run") (param i32) (result i32) local.get 0 i32.const 3 i32.rotl))',
+     "i32.rotl"),
+    ('(module (func (export "run") (param i64) (result i64) local.get 0 local.get 0 i64.mul))',
+     "i64.mul"),
+])
+def test_uncovered_opcodes_are_refused_by_name(wat: str, named: str) -> None:
+    with pytest.raises(UnsupportedOpcode, match=named):
+        decode_linear(load_wat(wat), "run", [1] * ("param" in wat), [], None)
+
+
+def test_a_branch_moving_two_values_is_refused() -> None:
+    wat = ('(module (func (export "run") (result i32) block (result i32 i32) i64.const 1 '
+           'i32.const 2 i32.const 3 br 0 end i32.add))')
+    with pytest.raises(Refusal, match="moves 2"):
+        decode_linear(load_wat(wat), "run", [], [], None)
+
+
 def test_corpus_workloads_decode_exactly_or_are_refused() -> None:
     _corpus(long=False)
 
