@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         b.add_argument("--vs", choices=["llama.cpp"], help="also run this peer, alternating")
         b.add_argument("--peer-python", help="python of the peer's venv (shared/peers/llamacpp.sh prints it)")
         b.set_defaults(func=run, kind=kind)
+    _register_parity(kinds)
     _register_serve(kinds)
     from psionic.cli.bench_train import register_train
 
@@ -46,6 +48,37 @@ def run(args: argparse.Namespace) -> int:
     report = run_benchmark(
         args.kind, loaded, args.threads, args.runs, args.tokens, args.peer_python if args.vs else None
     )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _register_parity(kinds: argparse._SubParsersAction) -> None:
+    b = kinds.add_parser(
+        "parity", help="agreement with llama.cpp's recorded outputs (and llama.cpp's own, by path)"
+    )
+    b.add_argument("-m", "--model", default="smollm2-135m-instruct")
+    b.add_argument("--fixture", required=True, type=Path,
+                   help="llama.cpp reference outputs (shared/fixtures/llamacpp/public_<model>.json)")
+    b.add_argument("--threads", type=int, default=int(os.environ.get("PSIONIC_NUM_THREADS", 2)))
+    b.add_argument("--vs", choices=["llama.cpp"], help="also score llama.cpp itself along each of its paths")
+    b.add_argument("--peer-python", help="python of the peer's venv (shared/peers/llamacpp.sh prints it)")
+    b.set_defaults(func=run_parity)
+
+
+def run_parity(args: argparse.Namespace) -> int:
+    from psionic.core.errors import InvalidInput
+
+    if args.vs and not args.peer_python:
+        raise InvalidInput("--vs llama.cpp needs --peer-python PATH (the peer venv's python)")
+    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    os.environ["PSIONIC_NUM_THREADS"] = str(args.threads)
+    from psionic.models.loader import load_model
+    from psionic.models.parity import load_fixture
+    from psionic.models.parity import run_parity as parity_report
+
+    load_fixture(args.fixture)  # a broken fixture is refused before the model loads
+    loaded = load_model(args.model)
+    report = parity_report(loaded, args.fixture, args.threads, args.peer_python if args.vs else None)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -108,6 +108,9 @@ def run_benchmark(
         "psionic": {**_median_rate(tokens, psionic_s), "peak_rss_mib": round(peak_rss_mib(), 1)},
         "model_file_mib": round(loaded.path.stat().st_size / 2**20, 1),
     }
+    report["psionic"]["peak_rss_over_file"] = round(
+        report["psionic"]["peak_rss_mib"] / report["model_file_mib"], 2
+    )
     if peer is not None:
         report["llama.cpp"] = {**_median_rate(tokens, peer_s), "version": peer.version}
         report["ratio"] = report["psionic"]["tok_s"] / report["llama.cpp"]["tok_s"]

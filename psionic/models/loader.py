@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from psionic.backends.cpu.compiler_pages import release_compiler_pages
+from psionic.backends.cpu.warmup import warm_up
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.digest_cache import cached_file_digest
 from psionic.core.errors import ChatTemplateMissing, ModelNotFound, TensorShapeMismatch
@@ -88,6 +90,14 @@ def make_getter(file: GGUFModelFile) -> Any:
     return get
 
 
+def bind_kernels(model: DecoderModel) -> float:
+    """Load the kernels this model's steps call, then release the compiler's resident
+    pages before any weight is read, so the two never add up; MiB released."""
+    matrices = [p.data for p in model.parameters() if isinstance(p.data, QuantMatrix)]
+    warm_up(matrices, head_dims=(model.config.head_dim,))
+    return release_compiler_pages()
+
+
 def load_model(ref: str, progress: bool = False) -> LoadedModel:
     """Open, validate and bind a model; ``progress`` prints loading steps to stderr."""
     name, path = resolve(ref)
@@ -104,6 +114,8 @@ def load_model(ref: str, progress: bool = False) -> LoadedModel:
     template = ChatTemplate.from_gguf(file, tokenizer) if file.meta("tokenizer.chat_template") else None
     step(f"tokenizer: {tokenizer.vocab_size} tokens; chat template: {'yes' if template else 'no'}")
     model = DecoderModel(config, make_getter(file))
+    step("loading kernels")
+    bind_kernels(model)
     step("hashing the model file (cached after the first time)")
     digest = cached_file_digest(path)
     step(f"ready: {config.n_layers} layers, d_model {config.d_model}, digest {digest[:19]}...")

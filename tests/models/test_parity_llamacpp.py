@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from psionic.models.decoder import Segment
 from psionic.models.generate import generate
-from psionic.models.kv_cache import KVCache
 from psionic.models.loader import LoadedModel, load_model
+from psionic.models.parity import greedy_matches, load_fixture, psionic_predictions, score_top1
 from psionic.models.sampling import SamplingParams
 
 FIXTURES = next(
@@ -22,12 +20,16 @@ MODELS = {
     "smollm2-135m-instruct": "public_smollm2-135m-instruct-q4_1.json",
     "gemma3-270m": "public_gemma3-270m-q4_k_m.json",
 }
-# Teacher-forced top-1 agreement measured with f32 activations (llama.cpp rounds its
-# activations to 8 bits, so near-ties can flip): smollm2 436/448, gemma3 448/455.
+# Measured with `psionic bench parity` (f32 activations throughout): smollm2 436/448 and 5/8
+# greedy runs, gemma3 448/455 and 6/8. llama.cpp rounds every matmul's activations to 8 bits
+# and Q, K, V and attention weights to f16; where its top two logits are near-tied, that
+# rounding decides, and llama.cpp's own results move as much when only its evaluation path
+# changes (flash attention: 441/448 and 5/8 on smollm2; one token at a time: 443/448, 7/8).
 MIN_AGREEMENT = {"smollm2-135m-instruct": 0.97, "gemma3-270m": 0.98}
-# Prompts whose first 16 greedy tokens equal llama.cpp's (measured: 5/8 and 6/8; each miss
-# starts at a teacher-forced near-tie, below 0.2 logits apart in llama.cpp's own output).
 MIN_GREEDY_MATCHES = {"smollm2-135m-instruct": 5, "gemma3-270m": 6}
+# Every disagreement falls where llama.cpp's own first two logits are this close (measured
+# largest: 0.193 smollm2, 0.197 gemma3).
+MAX_MISS_GAP = 0.2
 pytestmark = pytest.mark.skipif(FIXTURES is None, reason="shared/fixtures/llamacpp is not beside this checkout")
 
 
@@ -50,27 +52,22 @@ def test_prompt_tokens_identical(case_set: tuple[LoadedModel, dict]) -> None:
 
 
 def test_teacher_forced_top1_agreement(case_set: tuple[LoadedModel, dict]) -> None:
-    loaded, data = case_set
-    cfg = loaded.config
-    agree = total = 0
-    worst = 0.0
-    for case in data["cases"]:
-        tokens = case["prompt_tokens"] + case["greedy_tokens"]
-        kv = KVCache(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim, len(tokens))
-        logits = loaded.model(np.asarray(tokens), [Segment(kv, 0, len(tokens))], logit_rows=np.arange(len(tokens)))
-        for row, top in zip(logits, case["top5_per_position"], strict=False):
-            total += 1
-            agree += int(np.argmax(row) == top["ids"][0])
-            worst = max(worst, float(np.max(np.abs(row[top["ids"]] - np.asarray(top["logits"])))))
-    assert total >= 400
-    assert agree / total >= MIN_AGREEMENT[loaded.name], f"{agree}/{total}"
-    assert worst < 2.0, f"largest top-5 logit difference {worst:.3f}"
+    loaded, _ = case_set
+    _, cases = load_fixture(FIXTURES / MODELS[loaded.name])  # type: ignore[operator]
+    score = score_top1(cases, psionic_predictions(loaded))
+    assert score.total >= 400
+    assert score.agreement >= MIN_AGREEMENT[loaded.name], f"{score.agree}/{score.total}"
+    assert score.max_top5_diff < 2.0, f"largest top-5 logit difference {score.max_top5_diff:.3f}"
+    # every disagreement is a near-tie in llama.cpp's own logits
+    assert max(score.miss_gaps, default=0.0) < MAX_MISS_GAP, sorted(score.miss_gaps)
 
 
 def test_greedy_continuations(case_set: tuple[LoadedModel, dict]) -> None:
-    loaded, data = case_set
-    same = 0
-    for case in data["cases"]:
-        result = generate(loaded, case["prompt_tokens"], SamplingParams(temperature=0.0, max_tokens=16))
-        same += int(result.tokens[:16] == case["greedy_tokens"][:16])
+    loaded, _ = case_set
+    _, cases = load_fixture(FIXTURES / MODELS[loaded.name])  # type: ignore[operator]
+
+    def greedy(prompt: list[int], n: int) -> list[int]:
+        return generate(loaded, prompt, SamplingParams(temperature=0.0, max_tokens=n)).tokens
+
+    same = greedy_matches(cases, greedy)
     assert same >= MIN_GREEDY_MATCHES[loaded.name], f"{same}/8 prompts continue identically for 16 tokens"

@@ -15,7 +15,11 @@ WORKER = Path(__file__).with_name("llamacpp_worker.py")
 class LlamaCppPeer:
     """A llama.cpp worker process holding one model; each call is one request/answer."""
 
-    def __init__(self, python: str, model_path: Path, threads: int, n_ctx: int = 2048) -> None:
+    def __init__(
+        self, python: str, model_path: Path, threads: int, n_ctx: int = 2048, **load_options: Any
+    ) -> None:
+        """``load_options``: further fields of the worker's load command (``flash_attn``,
+        ``logits_all``; see llamacpp_worker.py)."""
         if not Path(python).exists():
             raise BackendUnavailable(
                 f"peer python {python} does not exist (build it with shared/peers/llamacpp.sh)"
@@ -23,7 +27,9 @@ class LlamaCppPeer:
         self.proc = subprocess.Popen(
             [python, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        self.version = self.call(op="load", path=str(model_path), threads=threads, n_ctx=n_ctx)["version"]
+        self.version = self.call(
+            op="load", path=str(model_path), threads=threads, n_ctx=n_ctx, **load_options
+        )["version"]
 
     def call(self, **cmd: Any) -> dict[str, Any]:
         assert self.proc.stdin and self.proc.stdout

@@ -3,10 +3,17 @@
 It imports only llama_cpp and the standard library (the peer venv has nothing
 else). Commands arrive one JSON object per line on stdin; each answer is one
 JSON line on stdout:
-  {"op": "load", "path": ..., "threads": N, "n_ctx": N, "repack": false}
+  {"op": "load", "path": ..., "threads": N, "n_ctx": N, "repack": false,
+   "flash_attn": false, "logits_all": false}
   {"op": "prefill", "tokens": [...]}            -> {"seconds": s}
-  {"op": "decode", "tokens": [...], "n": N}     -> {"seconds": s, "tokens": [...]}
+  {"op": "decode", "tokens": [...], "n": N, "batch": true}
+                                                -> {"seconds": s, "tokens": [...]}
+  {"op": "logits_at", "tokens": [...], "ids": [[...] per position], "batch": true}
+                                                -> {"argmax": [...], "logits": [[...]...]}
   {"op": "tokenize", "text": ..., "special": b} -> {"tokens": [...]}
+"batch": false evaluates the given tokens one at a time instead of in one batch;
+"logits_at" (teacher forcing: the argmax and the logits at the given ids after each
+prefix of the tokens) with "batch": true needs a model loaded with "logits_all": true.
 """
 
 import json
@@ -42,6 +49,34 @@ def _last_logits(llm: Any) -> Any:
     return np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),))
 
 
+def _eval(llm: Any, tokens: list, batch: bool) -> None:
+    if batch:
+        llm.eval(tokens)
+    else:
+        for token in tokens:
+            llm.eval([token])
+
+
+def _logits_at(llm: Any, tokens: list, ids: list, batch: bool) -> dict:
+    """After each prefix of ``tokens``: the argmax and the logits at that position's ``ids``."""
+    import numpy as np
+
+    llm.reset()
+    if batch:
+        llm.eval(tokens)
+        rows = np.asarray(llm.scores[: len(tokens)])
+    else:
+        steps = []
+        for token in tokens:
+            llm.eval([token])
+            steps.append(_last_logits(llm).copy())
+        rows = np.asarray(steps)
+    return {
+        "argmax": [int(r.argmax()) for r in rows],
+        "logits": [[float(r[i]) for i in want] for r, want in zip(rows, ids, strict=True)],
+    }
+
+
 def main() -> None:
     llm: Any = None
     for line in sys.stdin:
@@ -52,7 +87,8 @@ def main() -> None:
                 _disable_weight_repacking()
             llm = llama_cpp.Llama(
                 model_path=cmd["path"], n_threads=cmd["threads"], n_threads_batch=cmd["threads"],
-                n_ctx=cmd["n_ctx"], n_batch=512, n_ubatch=512, verbose=False, logits_all=False,
+                n_ctx=cmd["n_ctx"], n_batch=512, n_ubatch=512, verbose=False,
+                logits_all=cmd.get("logits_all", False), flash_attn=cmd.get("flash_attn", False),
             )
             reply = {"ok": True, "version": llama_cpp.__version__}
         elif op == "tokenize":
@@ -65,7 +101,7 @@ def main() -> None:
             reply = {"seconds": time.perf_counter() - t0}
         elif op == "decode":
             llm.reset()
-            llm.eval(cmd["tokens"])
+            _eval(llm, cmd["tokens"], cmd.get("batch", True))
             out = []
             t0 = time.perf_counter()
             for _ in range(cmd["n"]):
@@ -73,6 +109,8 @@ def main() -> None:
                 out.append(token)
                 llm.eval([token])
             reply = {"seconds": time.perf_counter() - t0, "tokens": out}
+        elif op == "logits_at":
+            reply = _logits_at(llm, cmd["tokens"], cmd["ids"], cmd.get("batch", True))
         else:
             reply = {"error": f"unknown op {op!r}"}
         sys.stdout.write(json.dumps(reply) + "\n")
