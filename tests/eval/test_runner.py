@@ -3,6 +3,7 @@ server, a scripted failing endpoint (errors, timeouts, garbage, resume), and Tas
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,7 +209,12 @@ def test_a_sample_past_its_time_limit_is_recorded(tmp_path: Path) -> None:
 
 
 def test_a_local_sample_past_its_limit_is_recorded_and_the_run_finishes(tmp_path: Path, tiny_model_path: Path) -> None:
-    report = _run(sums_package(2), LocalChat(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.001))
+    class Stalling(LocalChat):  # a loaded machine can finish a tiny model's answer inside any short limit
+        async def post(self, body):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(5)
+            return await super().post(body)
+
+    report = _run(sums_package(2), Stalling(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.05))
     assert report["error_codes"] == {"sample_timeout": 2} and report["aggregate"]["missing"] == 0
 
 
