@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a catalog name or GGUF path (in process); the model name at --endpoint; "
                         "tassadar:MODE for Tassadar packages")
     r.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    r.add_argument("--adapter", metavar="NAME=PATH",
+                   help="a LoRA adapter (PEFT directory) on the local model; requests go to MODEL:NAME")
     r.add_argument("--api-key", default=os.environ.get("PSIONIC_EVAL_API_KEY"), help=argparse.SUPPRESS)
     r.add_argument("--samples", "-n", type=int, metavar="N", help="tasks to play (default: all)")
     r.add_argument("--repeats", "-k", type=int, default=1, metavar="K", help="plays of each task, each with its own seed")
@@ -79,8 +81,15 @@ def run(args: argparse.Namespace) -> int:
     pkg = resolve_package(args.package)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens)) if v is not None}
     settings = RunSettings(args.seed, args.samples, args.repeats, args.concurrency, args.timeout, sampling)
-    out = args.out or Path("eval-runs") / _safe(f"{pkg.name}-{Path(args.model).stem}")
-    subject = open_subject(pkg, args.model, args.endpoint, args.timeout, args.api_key)
+    suffix = f"-{args.adapter.partition('=')[0]}" if args.adapter else ""
+    out = args.out or Path("eval-runs") / _safe(f"{pkg.name}-{Path(args.model).stem}{suffix}")
+    adapter = None
+    if args.adapter is not None:
+        name, sep, path = args.adapter.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInput(f"--adapter must be NAME=PATH, got {args.adapter!r}", param="adapter")
+        adapter = (name, path)
+    subject = open_subject(pkg, args.model, args.endpoint, args.timeout, args.api_key, adapter)
     identity, records = run_eval(pkg, subject, out, settings, resume=args.resume, progress=not args.no_progress)
     report = build_report(identity, records, len(plan_session(pkg, args.seed, args.samples, args.repeats)))
     write_report(out, report)

@@ -98,24 +98,37 @@ class ChatSubject(ABC):
 class LocalChat(ChatSubject):
     """A model loaded here, served by psionic's engine and completion handler, without HTTP."""
 
-    def __init__(self, ref: str, kv_tokens: int = 16384, max_num_seqs: int = 16) -> None:
+    def __init__(self, ref: str, kv_tokens: int = 16384, max_num_seqs: int = 16,
+                 adapter: tuple[str, str] | None = None) -> None:
+        """``adapter`` = (name, PEFT directory): the requests go to ``<model>:<name>``, as a server's would."""
         from psionic.models.loader import load_model
         from psionic.serve.engine import EngineConfig
         from psionic.serve.metrics import Metrics
         from psionic.serve.scheduler import SchedulerConfig
-        from psionic.serve.served import ModelRegistry, ServedModel
+        from psionic.serve.served import ADAPTER_SEPARATOR, ModelRegistry, ServedModel
         from psionic.serve.serving_completions import CompletionService
 
         loaded = load_model(ref)
-        super().__init__(loaded.name)
-        self.model_digest = loaded.model_digest
         config = EngineConfig(kv_tokens=kv_tokens, scheduler=SchedulerConfig(max_num_seqs=max_num_seqs))
+        served = ServedModel.start(loaded.name, loaded, config)
         self.registry = ModelRegistry()
-        self.registry.add(ServedModel.start(loaded.name, loaded, config))
+        self.registry.add(served)
+        self.model_digest = loaded.model_digest
+        self.adapter_digest: str | None = None
+        name = loaded.name
+        if adapter is not None:
+            try:
+                self.adapter_digest = served.add_adapter(*adapter).digest
+            except BaseException:
+                self.registry.stop()
+                raise
+            name = f"{loaded.name}{ADAPTER_SEPARATOR}{adapter[0]}"
+        super().__init__(name)
         self.service = CompletionService(self.registry, RuntimeManifest.current(), Metrics())
 
     def identity(self) -> dict[str, Any]:
-        return {**super().identity(), "model_digest": self.model_digest}
+        facts = {**super().identity(), "model_digest": self.model_digest}
+        return facts | ({"adapter_digest": self.adapter_digest} if self.adapter_digest else {})
 
     async def post(self, body: dict[str, Any]) -> tuple[int, Any]:
         from pydantic import ValidationError
@@ -216,8 +229,14 @@ Subject = ChatSubject | TassadarSubject
 
 
 def open_subject(pkg: EnvironmentPackage, model: str, endpoint: str | None = None, timeout_s: float = 120.0,
-                 api_key: str | None = None) -> Subject:
-    """The subject a package runs against; a Tassadar package needs a decode mode, a chat package a model."""
+                 api_key: str | None = None, adapter: tuple[str, str] | None = None) -> Subject:
+    """The subject a package runs against; a Tassadar package needs a decode mode, a chat package a model.
+
+    ``adapter`` (name, PEFT directory) applies to a local model; a server's adapters are chosen by
+    naming them in ``model`` (``base:NAME``)."""
+    if adapter is not None and (endpoint or pkg.kind == "tassadar"):
+        raise InvalidInput("--adapter applies to a local model; at an endpoint name it in --model as BASE:NAME",
+                           param="adapter")
     if pkg.kind == "tassadar":
         if endpoint:
             raise InvalidInput("a Tassadar package runs in process; --endpoint does not apply", param="endpoint")
@@ -226,7 +245,7 @@ def open_subject(pkg: EnvironmentPackage, model: str, endpoint: str | None = Non
         raise InvalidInput(f"{pkg.ref} is a chat package; {model!r} runs Wasm programs", param="model")
     if endpoint:
         return EndpointChat(endpoint, model, timeout_s, api_key)
-    return LocalChat(model)
+    return LocalChat(model, adapter=adapter)
 
 
 def error_record(error: BaseException) -> dict[str, Any]:

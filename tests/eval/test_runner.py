@@ -3,6 +3,7 @@ server, a scripted failing endpoint (errors, timeouts, garbage, resume), and Tas
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,18 +147,35 @@ def test_run_conflicts(tmp_path: Path) -> None:
             _run(pkg, EndpointChat(fake.url, "fake"), tmp_path / "empty", RunSettings(), resume=True)
 
 
-def test_tassadar_subjects(tmp_path: Path) -> None:
+def test_tassadar_subjects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from psionic.core.errors import UnsupportedOperation
+    from psionic.tassadar import run as tassadar_run
+
     pkg = wasm_package()
     exact = _run(pkg, TassadarSubject("tassadar:reference"), tmp_path / "ref", RunSettings())
     assert exact["aggregate"]["mean_score"] == 1.0
     linear = _run(pkg, TassadarSubject("tassadar:linear"), tmp_path / "lin", RunSettings())
-    by_task = {r["task_id"]: r for r in linear["samples"]}
-    assert by_task["mul_add"]["score"]["passed"]
-    assert by_task["sum_loop"]["score"]["detail"].startswith("refused: ")
-    assert by_task["mul_add"]["turns"][0]["receipt"]["kind"] == "tassadar_run"
-    c = compare_reports(exact, linear)
-    assert (c["mcnemar"]["only_a_passed"], c["b_worse"]) == (1, 1)
+    assert linear["aggregate"]["mean_score"] == 1.0  # the executor runs loops exactly
+    assert {s["turns"][0]["receipt"]["kind"] for s in linear["samples"]} == {"tassadar_run"}
     check_report(linear)
+
+    # A decode mode that declines a program: the refusal is the sample's answer, scored as a miss.
+    real = tassadar_run.run_program
+
+    def declines_loops(loaded, entry, args, inputs, decode):  # type: ignore[no-untyped-def]
+        if decode == "linear" and tuple(args) == (4,):
+            raise UnsupportedOperation("loop declined", opcode="loop")
+        return real(loaded, entry, args, inputs, decode)
+
+    monkeypatch.setattr(tassadar_run, "run_program", declines_loops)
+    declined = _run(pkg, TassadarSubject("tassadar:linear"), tmp_path / "declined", RunSettings())
+    by_task = {r["task_id"]: r for r in declined["samples"]}
+    assert by_task["mul_add"]["score"]["passed"]
+    assert by_task["sum_loop"]["score"]["detail"].startswith("refused: unsupported_operation")
+    assert by_task["sum_loop"]["turns"][0]["refusal"]["code"] == "unsupported_operation"
+    c = compare_reports(exact, declined)
+    assert (c["mcnemar"]["only_a_passed"], c["b_worse"]) == (1, 1)
+    check_report(declined)
     with pytest.raises(PsionicError, match="unknown Tassadar decode mode"):
         TassadarSubject("tassadar:magic")
 
@@ -191,7 +209,12 @@ def test_a_sample_past_its_time_limit_is_recorded(tmp_path: Path) -> None:
 
 
 def test_a_local_sample_past_its_limit_is_recorded_and_the_run_finishes(tmp_path: Path, tiny_model_path: Path) -> None:
-    report = _run(sums_package(2), LocalChat(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.001))
+    class Stalling(LocalChat):  # a loaded machine can finish a tiny model's answer inside any short limit
+        async def post(self, body):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(5)
+            return await super().post(body)
+
+    report = _run(sums_package(2), Stalling(str(tiny_model_path)), tmp_path / "t", RunSettings(timeout_s=0.05))
     assert report["error_codes"] == {"sample_timeout": 2} and report["aggregate"]["missing"] == 0
 
 
