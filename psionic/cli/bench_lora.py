@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
-import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 import numpy as np
+
+from psionic.cli.bench_steps import alternate, machine, versions
 
 
 def register_lora(kinds: argparse._SubParsersAction) -> None:
@@ -39,15 +37,6 @@ def register_lora(kinds: argparse._SubParsersAction) -> None:
     b.add_argument("--vs", choices=["torch"], help="also run torch + peft, alternating")
     b.set_defaults(func=run_lora)
 
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for pkg in ("numpy", "numba", "torch", "transformers", "peft", "psionic"):
-        try:
-            found[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def psionic_stepper(loaded: Any, config: Any, ids: np.ndarray, lr: float) -> tuple[Callable[[], float], Any]:
@@ -120,34 +109,21 @@ def run_lora(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
         steps["torch"] = torch_stepper(loaded, config, adapters, ids, args.lr)
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    cpu: dict[str, list[float]] = {name: [] for name in steps}
-    losses: dict[str, list[float]] = {name: [] for name in steps}
-    for i in range(args.warmup + args.steps):
-        for name, step in steps.items():  # alternating, so both see the same machine load
-            t0, c0 = time.perf_counter(), time.process_time()
-            losses[name].append(step())
-            if i >= args.warmup:
-                times[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
+    timings = alternate(steps, args.warmup, args.steps)
     report: dict[str, Any] = {
         "benchmark": "lora",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
-        "versions": _versions(),
+        "machine": machine(),
+        "versions": versions(("numpy", "numba", "torch", "transformers", "peft", "psionic")),
         "threads": args.threads,
         "config": {"model": loaded.name, "model_digest": loaded.model_digest, "seq": args.seq,
                    **config.to_record(), "lr": args.lr,
                    "trainable_params": sum(p.data.size for p in loaded.model.trainable_parameters())},
-        "steps_per_s": {n: round(1.0 / statistics.median(t), 4) for n, t in times.items()},
-        "step_s": {n: [round(x, 3) for x in t] for n, t in times.items()},
-        "cpu_s_per_step": {n: round(statistics.median(c), 3) for n, c in cpu.items()},
-        "losses": {n: [round(x, 5) for x in v] for n, v in losses.items()},
+        **timings.summary(),
     }
-    if "torch" in times:
+    if "torch" in timings.times:
         report["ratio_psionic_over_torch"] = round(
             report["steps_per_s"]["psionic"] / report["steps_per_s"]["torch"], 3)
         report["max_loss_difference"] = round(max(
-            abs(a - b) for a, b in zip(losses["psionic"], losses["torch"], strict=True)), 6)
+            abs(a - b) for a, b in zip(timings.losses["psionic"], timings.losses["torch"], strict=True)), 6)
     print(json.dumps(report, indent=2))
     return 0

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import time
-from importlib import metadata
 from typing import Any
 
 import numpy as np
+
+from psionic.cli.bench_steps import alternate, machine, versions
 
 
 def register_train(kinds: argparse._SubParsersAction) -> None:
@@ -136,15 +135,6 @@ def count_ops(step: Any) -> dict[str, int]:
     return dict(seen.most_common())
 
 
-def _versions() -> dict[str, str]:
-    found = {}
-    for pkg in ("numpy", "torch", "psionic"):
-        try:
-            found[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
 
 def run_train(args: argparse.Namespace) -> int:
     import psionic.array as pa
@@ -187,31 +177,16 @@ def run_train(args: argparse.Namespace) -> int:
             return float(loss.item())
 
         steps["torch"] = torch_step
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    cpu: dict[str, list[float]] = {name: [] for name in steps}
-    losses: dict[str, list[float]] = {name: [] for name in steps}
-    for i in range(args.warmup + args.steps):
-        for name, step in steps.items():  # alternating, so both see the same machine load
-            t0, c0 = time.perf_counter(), time.process_time()
-            losses[name].append(step())
-            if i >= args.warmup:
-                times[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
+    timings = alternate(steps, args.warmup, args.steps)
     report: dict[str, Any] = {
         "benchmark": "train",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
-        "versions": _versions(),
+        "machine": machine(),
+        "versions": versions(("numpy", "torch", "psionic")),
         "threads": args.threads,
         "config": {"layers": args.layers, "width": args.width, "heads": args.heads, "seq": args.seq,
                    "batch": args.batch, "vocab": args.vocab, "params": sum(
                        int(np.prod(p.shape)) for p in model.parameters())},
-        "steps_per_s": {n: round(1.0 / statistics.median(t), 4) for n, t in times.items()},
-        "step_s": {n: [round(x, 3) for x in t] for n, t in times.items()},
-        # CPU seconds of the whole process per step: steadier than wall time on a shared
-        # machine, but it also counts threads that spin while waiting.
-        "cpu_s_per_step": {n: round(statistics.median(c), 3) for n, c in cpu.items()},
-        "losses": {n: [round(x, 5) for x in v] for n, v in losses.items()},
+        **timings.summary(),
         "dispatch": dispatch_overhead(),
     }
     ops = count_ops(psionic_step)
@@ -220,7 +195,7 @@ def run_train(args: argparse.Namespace) -> int:
     report["psionic_ops_by_name"] = ops
     report["psionic_dispatch_ms_per_step"] = round(
         n_ops * report["dispatch"]["psionic_dispatch_overhead_us"] / 1000, 2)
-    if "torch" in times:
+    if "torch" in timings.times:
         report["ratio_psionic_over_torch"] = round(
             report["steps_per_s"]["psionic"] / report["steps_per_s"]["torch"], 3)
     print(json.dumps(report, indent=2))
