@@ -31,11 +31,21 @@ class PackedRow:
     ids: np.ndarray  # (L,) int32
     mask: np.ndarray  # (L,) bool: token t is a target
     records: tuple[str, ...]  # the content digests of the examples in the row, in order
+    starts: tuple[int, ...] = (0,)  # where each example begins; the padding after the last is one more
 
     @property
     def digest(self) -> str:
-        """The row's identity: its tokens and its mask."""
-        return digest_bytes(self.ids.astype("<i4").tobytes() + self.mask.astype(np.uint8).tobytes())
+        """The row's identity: its tokens, its mask and where its examples begin."""
+        return digest_bytes(self.ids.astype("<i4").tobytes() + self.mask.astype(np.uint8).tobytes()
+                            + np.asarray(self.starts, "<i4").tobytes())
+
+    @property
+    def documents(self) -> np.ndarray:
+        """(L,) the index of the example each token belongs to: attention stays within one example."""
+        doc = np.zeros(len(self.ids), np.int64)
+        for begin in self.starts[1:]:
+            doc[begin:] += 1
+        return doc
 
     @property
     def loss_tokens(self) -> int:
@@ -50,9 +60,11 @@ def pack(examples: Sequence[TokenizedExample], length: int, pad_id: int) -> list
     mask = np.zeros(length, np.bool_)
     used = 0
     members: list[str] = []
+    starts: list[int] = []
 
     def close() -> None:
-        rows.append(PackedRow(ids.copy(), mask.copy(), tuple(members)))
+        padding = [used] if used < length else []
+        rows.append(PackedRow(ids.copy(), mask.copy(), tuple(members), tuple(starts + padding)))
 
     for ex in examples:
         n = len(ex)
@@ -64,7 +76,8 @@ def pack(examples: Sequence[TokenizedExample], length: int, pad_id: int) -> list
         if used + n > length:
             close()
             ids[:], mask[:] = pad_id, False
-            used, members = 0, []
+            used, members, starts = 0, [], []
+        starts.append(used)
         ids[used:used + n] = ex.ids
         mask[used:used + n] = ex.mask
         used += n

@@ -148,7 +148,8 @@ class Attention(Module):
         self.freqs = F.rope_frequencies(cfg.rope_dim, base)
         self.window = cfg.sliding_window if sliding else None
 
-    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment]) -> Activation:
+    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment],
+                documents: np.ndarray | None = None) -> Activation:
         cfg = self.cfg
         n = x.shape[0]
         q = self.q_proj(x).reshape(n, cfg.n_heads, cfg.head_dim)
@@ -162,7 +163,7 @@ class Attention(Module):
         k = rope(k, positions, self.freqs, cfg.rope_neox)
         if _is_tensor(x):
             # Training: one whole sequence, no cache; the tape records every step.
-            out_t = T.attention(q, k, v, 0, cfg.attn_scale, self.window)
+            out_t = T.attention(q, k, v, 0, cfg.attn_scale, self.window, documents)
             return self.o_proj(out_t.reshape(n, cfg.n_heads * cfg.head_dim))
         out = np.empty((n, cfg.n_heads, cfg.head_dim), dtype=np.float32)
         row = 0
@@ -205,8 +206,9 @@ class Block(Module):
             self.post_attention_norm = RMSNorm(get(f"{prefix}.post_attention_norm.weight", d), cfg.rms_eps)
             self.post_feedforward_norm = RMSNorm(get(f"{prefix}.post_ffw_norm.weight", d), cfg.rms_eps)
 
-    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment]) -> Activation:
-        h = self.self_attn(self.input_layernorm(x), positions, segments)
+    def forward(self, x: Activation, positions: np.ndarray, segments: Sequence[Segment],
+                documents: np.ndarray | None = None) -> Activation:
+        h = self.self_attn(self.input_layernorm(x), positions, segments, documents)
         if self.cfg.sandwich_norm:
             h = self.post_attention_norm(h)
         x = x + h
@@ -258,21 +260,28 @@ class DecoderModel(Module):
             logits = np.tanh(logits / cap) * cap
         return logits
 
-    def sequence_logits(self, ids: np.ndarray, rows: np.ndarray | None = None) -> Tensor:
+    def sequence_logits(self, ids: np.ndarray, rows: np.ndarray | None = None,
+                        documents: np.ndarray | None = None) -> Tensor:
         """Logits (T, vocab) at every position of one sequence, as a Tensor on the tape.
 
         The training path: the same blocks as ``forward``, run on Tensors, so
         gradients reach whatever parameters are trainable (for example LoRA adapters).
         ``rows`` keeps only those positions before the output projection (R, vocab):
         a loss on a few positions then skips the vocabulary-wide product for the rest.
+        ``documents`` (T,) marks the example each token belongs to in a packed row: each
+        example attends only to itself and its positions start again from 0.
         """
         ids = np.asarray(ids, dtype=np.int64)
         positions = np.arange(len(ids))
+        if documents is not None:
+            documents = np.asarray(documents, dtype=np.int64)
+            first = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
+            positions = positions - np.repeat(first, np.diff(np.r_[first, len(ids)]))
         x = self.embed_tokens(Tensor(ids, dtype="i64"))
         if self.config.embed_scale is not None:
             x = x * float(np.float32(self.config.embed_scale))
         for block in self.layers:
-            x = block(x, positions, ())
+            x = block(x, positions, (), documents)
         if rows is not None:
             x = x[np.asarray(rows, dtype=np.int64)]
         logits = self.lm_head(self.norm(x))

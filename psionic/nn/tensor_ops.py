@@ -87,10 +87,11 @@ def causal_mask(t_new: int, s_total: int, start: int, window: int | None = None)
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, start: int, scale: float,
-              window: int | None = None) -> Tensor:
+              window: int | None = None, documents: np.ndarray | None = None) -> Tensor:
     """Causal attention of queries (..., T, H, D) over keys/values (..., S, Hkv, D), S = start + T.
 
-    Grouped-query: head h reads kv head h // (H // Hkv).
+    Grouped-query: head h reads kv head h // (H // Hkv). ``documents`` (S,) keeps each
+    query within its own document (packed training rows; needs ``start == 0``).
     """
     t_new, n_heads = q.shape[-3], q.shape[-2]
     s_total, n_kv = k.shape[-3], k.shape[-2]
@@ -107,7 +108,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, start: int, scale: float,
     kh = k.transpose(-3, -2)
     vh = v.transpose(-3, -2)
     scores = (qh @ kh.mT) * scale  # (..., H, T, S)
-    mask = q._lift(causal_mask(t_new, s_total, start, window))
+    blocked = causal_mask(t_new, s_total, start, window)
+    if documents is not None:
+        if start != 0 or len(documents) != s_total:
+            raise ValueError("documents need a whole sequence: start 0 and one entry per key")
+        blocked = blocked | (documents[:, None] != documents[None, :])
+    mask = q._lift(blocked)
     probs = where(mask, -math.inf, scores).softmax(-1)
     return (probs @ vh).transpose(-3, -2)  # (..., T, H, Dv)
 

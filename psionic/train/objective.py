@@ -18,8 +18,8 @@ from psionic.data.packing import PackedRow
 from psionic.nn.losses import cross_entropy
 from psionic.nn.module import Module, Parameter
 
-# (token ids (T,), positions (R,)) -> logits (R, vocab) at those positions
-LogitsAt = Callable[[np.ndarray, np.ndarray], Tensor]
+# (token ids (T,), positions (R,), the example of each token (T,)) -> logits (R, vocab) at those positions
+LogitsAt = Callable[[np.ndarray, np.ndarray, np.ndarray], Tensor]
 
 
 class Objective(Protocol):
@@ -68,11 +68,12 @@ class CausalLMObjective:
         positions, targets = target_positions(row)
         if len(positions) == 0:
             raise ValueError("a row without target tokens has no loss")
-        logits = self.logits_at(row.ids.astype(np.int64), positions)
+        logits = self.logits_at(row.ids.astype(np.int64), positions, row.documents)
         mean = cross_entropy(logits, Tensor(targets, dtype="i64"))
         return mean * float(len(positions) * scale)
 
 
 def decoder_logits_at(model: Any) -> LogitsAt:
-    """``logits_at`` for a ``DecoderModel`` (one sequence, logits only where needed)."""
-    return lambda ids, positions: model.sequence_logits(ids, positions)
+    """``logits_at`` for a ``DecoderModel``: one packed row, each example attending only to itself,
+    logits only where a loss needs them."""
+    return lambda ids, positions, documents: model.sequence_logits(ids, positions, documents)

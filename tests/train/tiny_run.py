@@ -35,7 +35,7 @@ def make_trainer(out: str, steps: int, **overrides) -> Trainer:  # type: ignore[
     model = GPT(GPTConfig(vocab_size=VOCAB, n_layers=2, d_model=48, n_heads=2, seq_len=LENGTH), seed=0)
     model.rng = np.random.default_rng(7)  # dropout on the logits: resume must restore its state too
 
-    def logits_at(ids: np.ndarray, pos: np.ndarray) -> Tensor:
+    def logits_at(ids: np.ndarray, pos: np.ndarray, documents: np.ndarray) -> Tensor:  # one example per row
         logits = model(Tensor(ids[None], dtype="i64"))[0][pos]
         return T.dropout(logits, 0.1, model.rng) if model.training else logits
 
