@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from psionic.cli.bench_steps import alternate, machine, versions
+from psionic.cli.bench_steps import alternate, machine
+from psionic.core.manifest import library_versions
 
 
 def register_lora(kinds: argparse._SubParsersAction) -> None:
@@ -113,7 +114,7 @@ def run_lora(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "benchmark": "lora",
         "machine": machine(),
-        "versions": versions(("numpy", "numba", "torch", "transformers", "peft", "psionic")),
+        "versions": library_versions(("numpy", "numba", "torch", "transformers", "peft", "psionic")),
         "threads": args.threads,
         "config": {"model": loaded.name, "model_digest": loaded.model_digest, "seq": args.seq,
                    **config.to_record(), "lr": args.lr,

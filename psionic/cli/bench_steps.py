@@ -10,21 +10,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
-
-
-def versions(packages: Iterable[str]) -> dict[str, str]:
-    """Installed versions of those ``packages`` that are installed."""
-    found = {}
-    for pkg in packages:
-        try:
-            found[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def machine() -> dict[str, Any]:

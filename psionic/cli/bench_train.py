@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from psionic.cli.bench_steps import alternate, machine, versions
+from psionic.cli.bench_steps import alternate, machine
+from psionic.core.manifest import library_versions
 
 
 def register_train(kinds: argparse._SubParsersAction) -> None:
@@ -181,7 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "benchmark": "train",
         "machine": machine(),
-        "versions": versions(("numpy", "torch", "psionic")),
+        "versions": library_versions(("numpy", "torch", "psionic")),
         "threads": args.threads,
         "config": {"layers": args.layers, "width": args.width, "heads": args.heads, "seq": args.seq,
                    "batch": args.batch, "vocab": args.vocab, "params": sum(
