@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from psionic.core.atomic import atomic_write_bytes
 from psionic.core.digest import digest_file
 from psionic.core.home import psionic_cache
 
@@ -24,7 +25,5 @@ def cached_file_digest(path: str | os.PathLike[str]) -> str:
         return str(table[key])
     digest = digest_file(real)
     table[key] = digest
-    tmp = store.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(table))
-    os.replace(tmp, store)
+    atomic_write_bytes(store, json.dumps(table).encode())
     return digest

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from psionic.core.atomic import atomic_write_bytes
 from psionic.core.digest import digest_bytes, digest_json
 from psionic.core.errors import InvalidInput, MalformedWasm, ToolMissing
 from psionic.core.home import psionic_cache
@@ -117,9 +118,7 @@ def compile_c(source: str | bytes, name: str = "program.c") -> bytes:
             )
         wasm = out_path.read_bytes()
     cache.mkdir(parents=True, exist_ok=True)
-    tmp_file = cache / f".{key}.{os.getpid()}.tmp"
-    tmp_file.write_bytes(wasm)
-    os.replace(tmp_file, cached)
+    atomic_write_bytes(cached, wasm)
     return wasm
 
 

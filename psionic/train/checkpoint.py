@@ -33,7 +33,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from psionic.core.atomic import atomic_write_bytes, fsync_dir
+from psionic.core.atomic import atomic_write_bytes, fsync_dir, fsync_file
 from psionic.core.digest import digest_bytes, digest_json
 from psionic.train.errors import CheckpointCorrupt
 
@@ -97,10 +97,8 @@ def _rng_from_json(state: Any) -> Any:
 
 
 def _write_file(path: Path, data: bytes) -> dict[str, Any]:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    path.write_bytes(data)
+    fsync_file(path)
     return {"file": path.name, "bytes": len(data), "digest": digest_bytes(data)}
 
 
