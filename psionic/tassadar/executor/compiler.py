@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import frames
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
@@ -58,6 +59,7 @@ INPUTS = {
                 "if.else, else)",
     "fall_tok": "1 on br_if.fallthrough (a conditional step that writes nothing)",
     "is_in": "1 on host.input_i32 opcode tokens",
+    **frames.INPUTS,
 }
 
 
@@ -122,6 +124,7 @@ def _where(c: Circuit) -> None:
              "uniform attention over the prefix: the mean of is_in", kind="uniform")
     lay.unit({"pos": 1.0, "one": 1.0}, {"mean_in": 1.0}, {"n_in": 1.0},
              "n_in = (pos + 1) * mean_in: input steps so far; the input cursor is n_in - 1")
+    frames.where(c, lay)
 
 
 def _which(c: Circuit) -> None:
@@ -133,6 +136,7 @@ def _which(c: Circuit) -> None:
              (("val", "tgt"), ("n", "n_tgt")),
              "hard-max on (is_tgt, pos): the newest target token; the current step runs "
              "pc = tgt + n - n_tgt - 1 (at a target token itself: the next step runs tgt)")
+    frames.which(c, lay)
 
 
 J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step
@@ -168,6 +172,7 @@ def _what(c: Circuit) -> None:
                                          {"one": 1.0}), key, (("val", feat),),
                  f"reads field {name} of the record of pc + 1 (the next step, unless this one jumps)")
     _keys_and_indicators(c, lay)
+    frames.what(c, lay, current)
 
 
 def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
@@ -178,20 +183,10 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
         c.feature(name, "0/1 indicator")
     init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
-    pay_addr = _add({"f_dst": 8.0}, J, const=-1.0)
-    pay_gate = _add(pay_addr, {"one": -L.ADDR_GATE, "is_pay": L.ADDR_GATE, "f_mul": -L.ADDR_GATE})
-    mul_addr = _add({"f_dst": 8.0, "pos": 0.5, "mpos": -0.5}, const=-0.5)
-    # f_mul is a record field: 0/1 on trace tokens, any number below NUM_LIMIT on prompt
-    # tokens, so the is_pay gate outweighs it
-    big = L.ADDR_GATE * 2 * L.NUM_LIMIT
-    mul_gate = _add(mul_addr, {"one": -L.ADDR_GATE - big, "is_pay": big, "f_mul": L.ADDR_GATE})
+    # payload bytes write frame slots: their keys wait for the exact frame base
+    # (frames.payload_keys, in the second frame layer)
     lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 3")
     lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
-    lay.unit(pay_gate, {"one": 1.0}, {"sa": 1.0}, "payload byte j - 1 writes 8 * dst + j - 1")
-    lay.unit(pay_gate, pay_addr, {"sa2": 1.0}, "... and its square")
-    lay.unit(mul_gate, {"one": 1.0}, {"sa": 1.0},
-             "a multiplication's byte r_k (j = 2k + 1) writes 8 * dst + (j - 1) / 2")
-    lay.unit(mul_gate, mul_addr, {"sa2": 1.0}, "... and its square")
     g_addr = {"pos": 1.0, "gbase": -1.0, "one": 8.0 * L.GLOBAL_SLOT}
     g_gate = _add(g_addr, {"one": -L.POS_GATE, "is_ginit": L.POS_GATE})
     lay.unit(g_gate, {"one": 1.0}, {"sa": 1.0},
@@ -243,20 +238,25 @@ def _operands(c: Circuit) -> None:
     c.feature("T", "the id of the next token")
     lay = c.layer()
     key = ({"sa": 2.0 * L.RECENCY}, {"sa2": -L.RECENCY, "pos": 1.0})
-    for name, src in (("opa", "f_src_a"), ("opb", "f_src_b")):
-        lay.head(f"stack_{name}", (_add({src: 8.0}, J), {"one": 1.0}), key, (("val", name),),
+    c.feature("fr_opa_pos", "position of the latest write of byte j of src_a")
+    # slots are frame-relative: fr_off_* adds the frame base (frames.py)
+    for name, src, reads in (("opa", "f_src_a", (("val", "opa"), ("pos", "fr_opa_pos"))),
+                             ("opb", "f_src_b", (("val", "opb"),))):
+        lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J), {"one": 1.0}),
+                 key, reads,
                  f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
                  "maximal at a = q, newest first")
     for k in range(4):
         for side, src in (("a", "f_src_a"), ("c", "f_src_c")):
             c.feature(f"{side}{k}", f"byte {k} of stack slot {src[2:]} (latest write)")
-            lay.head(f"stack_{side}{k}", ({src: 8.0, "one": float(k)}, {"one": 1.0}), key,
+            lay.head(f"stack_{side}{k}", ({src: 8.0, f"fr_off_{src[2:]}": 8.0, "one": float(k)},
+                                          {"one": 1.0}), key,
                      (("val", f"{side}{k}"),), f"latest write to stack byte 8*{src[2:]} + {k} "
                      "(whole i32 operands for comparisons and conditions)")
     c.feature("nonzero_next", "[the next step's condition (slot nsrc_c) != 0] as i32")
     for k in range(4):
         c.feature(f"nc{k}", f"byte {k} of the next step's condition slot (latest write)")
-        lay.head(f"stack_nc{k}", ({"f_nsrc_c": 8.0, "one": float(k)}, {"one": 1.0}), key,
+        lay.head(f"stack_nc{k}", ({"f_nsrc_c": 8.0, "fr_fp": 8.0, "one": float(k)}, {"one": 1.0}), key,
                  (("val", f"nc{k}"),), f"latest write to stack byte 8*nsrc_c + {k}: the condition "
                  "that picks the next opcode token (if.then/if.else, br_if.taken/fallthrough)")
     _step(lay, {f"nc{k}": 1.0 for k in range(4)}, "nonzero_next",
@@ -266,6 +266,7 @@ def _operands(c: Circuit) -> None:
     lay.unit({"f_tlen": 1.0, **{f"c{k}": -float(256**k) for k in range(4)}}, {"one": 1.0},
              {"tidx": -1.0}, "... with index = c0 + 256 c1 + 65536 c2 + 2^24 c3 (unsigned)")
     _dispatch(lay)
+    frames.operands(c, lay)
     _whole_operands(c, lay)
 
 
@@ -287,6 +288,8 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     columns = c.layer()
     floor = c.layer()
     last = c.layer()
+    frames.columns(c, columns)
+    frames.floor(floor)
     c.feature("tt", "br_table: the target stored at entry tidx of the step's table")
     columns.head("table_entry", (_add({"tbase": 1.0, "f_target": 1.0, "tidx": 1.0}), {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", "tt"),),
@@ -563,10 +566,11 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
     for pc in range(tr.PC_LIMIT):
         e[tr.target_token(pc), idx["is_tgt"]] = 1.0
         e[tr.target_token(pc), idx["val"]] = pc
-    for name in ("br", "br_if.taken", "br_table", "if.else", "else"):
+    for name in ("br", "br_if.taken", "br_table", "if.else", "else", "call", "call_indirect"):
         e[tr.OP_ID[name], idx["jump_tok"]] = 1.0
     e[tr.OP_ID["br_if.fallthrough"], idx["fall_tok"]] = 1.0
     e[tr.OP_ID["host.input_i32"], idx["is_in"]] = 1.0
+    frames.embed(e, idx)
     for v in range(256):
         e[L.INIT_BASE + v, idx["is_init"]] = 1.0
         e[L.INIT_BASE + v, idx["val"]] = v
@@ -601,6 +605,8 @@ def build_circuit() -> Circuit:
     _where(c)
     _which(c)
     _what(c)
+    _, exact = frames.frame_layers(c)
+    frames.payload_keys(exact, J)
     _operands(c)
     return c
 

@@ -26,6 +26,7 @@ from psionic.tassadar.entry import resolve_entry
 from psionic.tassadar.executor import hull_attention as _hull_modes  # noqa: F401  registers hull
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.attention import MODES, AttentionFactory, LinearAttention
+from psionic.tassadar.executor.call_records import check_capacity
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import LoadedProgram
@@ -103,7 +104,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
         raise InvalidInput(f"entry takes {len(ftype.params)} argument(s), got {len(args)}")
     max_steps = getattr(limits, "max_steps", DEFAULT_MAX_STEPS)
     prompt = lay_out(program.program, index, args, max_steps,
-                     getattr(limits, "max_memory_pages", None), inputs)
+                     getattr(limits, "max_memory_pages", None), inputs,
+                     getattr(limits, "max_call_depth", L.MAX_DEPTH))
     model = model or default_model()
     # a step is at most MAX_STEP_TOKENS tokens, and the model traps when the bound is spent
     budget = min(L.MAX_POSITION - len(prompt.tokens), MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
@@ -111,6 +113,7 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
            else generate(model, prompt.tokens, budget, MODES[attention]))
     tokens = gen.tokens
     trace = tr.decode(tokens)
+    check_capacity(trace.steps, prompt.entry_pc, prompt.calls)
     trap = None if trace.end == tr.HALT else trace.end
     result: tuple[int, ...] = ()
     if trap is None:

@@ -40,7 +40,10 @@ MAX_GLOBALS = 400
 
 # record fields, in order; RECORD tokens per record
 FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b", "src_c", "dst", "after",
-          "target", "cond", "tlen", "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7")
+          "target", "cond", "tlen", "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7",
+          # calls (frames.py): frame delta, call-depth bound (low, high), a return to a caller,
+          # a read of a declared local that is zero on entry, call_indirect's type and table
+          "fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
 
@@ -60,3 +63,4 @@ GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums o
 WIDE_GATE = float(1 << 34)  # larger than any difference of two i32 values
 POS_GATE = float(1 << 25)  # larger than any position
 ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record
+MAX_DEPTH = 8191  # call depth the frame heads address exactly (2 M d q < 2^51)

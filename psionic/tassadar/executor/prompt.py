@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.call_records import (CallLayout, call_fields, call_layout,
+                                                    frame_fields, reachable)
 from psionic.tassadar.opcodes import WIDTH
 from psionic.tassadar.program import Op, Program
 
@@ -170,15 +172,20 @@ def _unreachable(op: Op, sp: int) -> Fields:
 
 
 def _return(op: Op, sp: int) -> Fields:
+    # the entry's return halts; a callee's returns to its caller (call_records.frame_fields)
     span, widths = op.args
     if len(widths) > 1:
-        raise UnsupportedOperation("the executor covers entry functions with at most one result",
+        raise UnsupportedOperation("the executor covers functions with at most one result",
                                    results=len(widths))
     if not widths:
         return {"after": tr.HALT_ID}
-    # the entry frame is based at slot 0: the result moves from the top slot to slot 0
+    # the result moves from the top slot to the frame base
     return {"width": widths[0], "kind": L.KIND["copy"], "src_a": span - 1, "dst": 0,
             "after": tr.HALT_ID}
+
+
+def _call(op: Op, sp: int) -> Fields:
+    return {}  # filled in by lay_out (call_records.call_fields: it needs the program)
 
 
 RECORDS = {
@@ -193,6 +200,7 @@ RECORDS = {
     **{name: _extend for name in _EXTEND},
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
+    "call": _call, "call_indirect": _call,
 }
 # the record's opcode field: the first variant of a conditional step
 _OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}
@@ -208,31 +216,29 @@ class Prompt:
     entry_pc: int
     result_widths: tuple[int, ...]
     steps_bound: int  # the step bound the header carries
+    calls: CallLayout  # frame deltas and sizes (the decoded run's capacity check)
 
 
 def _refuse_module(program: Program, entry: int) -> None:
     m = program.module
     if m.start is not None:
         raise UnsupportedOperation("the executor does not cover start functions")
-    if m.datas or m.elems:
-        raise UnsupportedOperation("the executor does not cover data or element segments")
+    if m.datas:
+        raise UnsupportedOperation("the executor does not cover data segments")
     # imports are the host ABI's (the decoder refuses others); calls to them are host steps
 
 
-def _code(program: Program, entry: int) -> list[Op]:
-    start = program.function(entry).pc
-    ops = []
-    for op in program.code[start:]:
-        if op.func != entry:
-            break
+def _code(program: Program, functions: Sequence[int]) -> list[Op]:
+    ops = [op for op in program.code if op.func in functions]
+    for op in ops:
         if op.name not in RECORDS:
             raise UnsupportedOpcode(f"the executor does not cover opcode {op.name!r}", opcode=op.name)
-        ops.append(op)
     return ops
 
 
 def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
-            max_memory_pages: int | None = None, inputs: Sequence[int] = ()) -> Prompt:
+            max_memory_pages: int | None = None, inputs: Sequence[int] = (),
+            max_call_depth: int = 10_000) -> Prompt:
     """The prompt for running ``entry`` with ``args`` and ``inputs`` under a step bound."""
     _refuse_module(program, entry)
     m = program.module
@@ -241,11 +247,19 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     ftype = m.func_type(entry)
     cf = program.function(entry)
     slot_types = list(ftype.params) + list(cf.locals)
-    ops = _code(program, entry)
+    functions = reachable(program, entry)
+    ops = _code(program, functions)
     nl = len(slot_types)
-    top = nl + max((op.height for op in ops), default=0) + 1
     if len(m.globals) > L.MAX_GLOBALS:
         raise UnsupportedOperation(f"the executor covers at most {L.MAX_GLOBALS} globals")
+    tables: list[int] = []
+    for op in ops:
+        if op.name == "br_table":
+            tables += [target for target, _, _ in (*op.args[0], op.args[1])]
+    calls = call_layout(program, functions, len(tables))
+    if any(op.name == "call_indirect" for op in ops):
+        tables += calls.table_section
+    top = max(calls.frame_slots.values())
     if top > L.MAX_SLOTS or len(program.code) > min(L.NUM_LIMIT, tr.PC_LIMIT):
         raise UnsupportedOperation(
             f"the program needs {top} stack slots and {len(program.code)} records; the "
@@ -258,16 +272,23 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     # a zero record before pc 0 and after the last pc: a target token reads the record of
     # pc - 1 (ignored there) and the last step the record of pc + 1, which must be harmless
     records: list[int] = [0] * L.RECORD
-    tables: list[int] = []
+    br_tables = 0
     for op in program.code:
-        if op.func != entry:
-            records += [0] * L.RECORD  # another function's instruction: never reached
+        if op.func not in functions:
+            records += [0] * L.RECORD  # a function the run cannot reach
             continue
+        f_params = len(m.func_type(op.func).params)
+        f_nl = f_params + len(program.function(op.func).locals)
         fields = {"op": _OP_TOKEN.get(op.name) or tr.OP_ID[op.name]}
-        fields.update(RECORDS[op.name](op, nl + op.height))
+        fields.update(RECORDS[op.name](op, f_nl + op.height))
         if op.name == "br_table":
-            fields["target"] = len(tables)
-            tables += [target for target, _, _ in (*op.args[0], op.args[1])]
+            fields["target"] = br_tables
+            br_tables += len(op.args[0]) + 1
+        elif op.name in ("call", "call_indirect"):
+            fields.update(call_fields(program, op, f_nl, calls, max_call_depth))
+        elif op.func != entry and op.name in ("return", "end"):
+            fields.pop("after", None)
+        fields.update(frame_fields(op, f_params, op.func == entry))
         records += [fields.get(name, 0) for name in L.FIELDS]
     records += [0] * L.RECORD
     globals_init = [L.GLOBAL_INIT_BASE + ((g.init >> (8 * k)) & 0xFF)
@@ -276,7 +297,12 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     tbase = gbase + len(globals_init)
     ibase = tbase + len(tables)
     input_bytes = [(int(v) >> (8 * k)) & 0xFF for v in inputs for k in range(4)]
-    rec_base = ibase + len(input_bytes) + L.RECORD  # the record of pc 0
+    # the frame base is found by a read at the position equal to it (frames.py): with calls,
+    # the prompt is at least as long as the stack is deep
+    pad = 0
+    if calls.deltas:
+        pad = max(0, L.MAX_SLOTS + 2 - (ibase + len(input_bytes) + L.RECORD * (len(program.code) + 2) + 1))
+    rec_base = ibase + len(input_bytes) + pad + L.RECORD  # the record of pc 0
     if rec_base >= L.NUM_LIMIT:
         raise UnsupportedOperation("the executor's prompt header cannot address this many "
                                    "locals, globals, branch table entries and inputs")
@@ -284,8 +310,8 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     bound = min(max_steps, L.NUM_LIMIT * L.NUM_LIMIT - 1)
     header = [rec_base, bound % L.NUM_LIMIT, bound // L.NUM_LIMIT, gbase, tbase, ibase, len(inputs)]
     tokens = [L.NUM_BASE + v for v in header] + init + globals_init
-    tokens += [L.NUM_BASE + v for v in tables + input_bytes]
+    tokens += [L.NUM_BASE + v for v in tables + input_bytes + [0] * pad]
     entry_pc = cf.pc
     tokens += [L.NUM_BASE + v for v in records] + [tr.target_token(entry_pc)]
     return Prompt(tuple(tokens), tuple(program.code), entry_pc,
-                  tuple(WIDTH[t] for t in ftype.results), bound)
+                  tuple(WIDTH[t] for t in ftype.results), bound, calls)

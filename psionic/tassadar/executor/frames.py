@@ -1,0 +1,242 @@
+"""Calls in the executor's circuit: call depth, frame base, return pcs, call_indirect.
+
+Every record slot is relative to the frame base ``fp`` of its function
+(``call_records.py``); the circuit turns it into an absolute slot. Two prefix
+sums carry the call structure, because the trace itself names no frame:
+
+- **depth** ``d``: ``+1`` on every ``call``/``call_indirect`` opcode token,
+  ``-1`` on every ``return``/``end`` opcode token (uniform attention, layer 1,
+  times ``pos + 1``), made exact by a read at position ``d`` (``d <= pos``):
+  the score ``2 d' p - p^2`` over positions ``p`` peaks at the integer nearest
+  the approximate ``d'``, and the read returns that position;
+- **frame base** ``fp``: ``+D`` on a call's opcode token (its record's
+  ``fr_d``), ``-D`` on the target token of a return (the record read there is
+  the one of the return pc minus one: the call's), summed by a uniform head in
+  the first added layer and made exact the same way in the second (the prompt
+  is longer than the stack is deep).
+
+Each call's opcode token is a frame record keyed by its depth ``d``
+(key ``(2 M d, -M d^2 + pos)``): a return reads the newest one of depth
+``d + 1`` (its depth has already dropped) for the step count and target it
+saw, so the return pc is ``tgt + n - n_tgt``; a read of a declared local
+compares the position of the byte's newest write with the newest record of
+depth ``d`` (the call that entered the frame): an older write is another
+frame's, and the byte reads as zero.
+
+``call_indirect`` reads its index (a whole i32, slot ``src_c``), clamps it to
+the table length like ``br_table``, and reads ``(pc + 1, type + 1)`` from the
+call table in the prompt; the traps are, in order, index past the table,
+null slot, type mismatch, call depth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor.circuit import Circuit, Layer
+
+INPUTS = {
+    "fr_call_tok": "1 on call and call_indirect opcode tokens",
+    "fr_ci_tok": "1 on call_indirect opcode tokens",
+    "fr_dcall_tok": "1 on call opcode tokens",
+    "fr_ret_tok": "1 on return and end opcode tokens",
+    "fr_dstep": "the call depth change of the token: +1 call, -1 return",
+}
+B = L.POS_GATE  # outweighs any position, depth, slot or record field
+RELATIVE = ("src_a", "src_b", "src_c", "dst")  # record slots below L.SINK_SLOT are frame-relative
+
+
+def embed(e: np.ndarray, idx: dict[str, int]) -> None:
+    for name in ("call", "call_indirect"):
+        e[tr.OP_ID[name], idx["fr_call_tok"]] = 1.0
+        e[tr.OP_ID[name], idx["fr_dstep"]] = 1.0
+    e[tr.OP_ID["call_indirect"], idx["fr_ci_tok"]] = 1.0
+    e[tr.OP_ID["call"], idx["fr_dcall_tok"]] = 1.0
+    for name in ("return", "end"):
+        e[tr.OP_ID[name], idx["fr_ret_tok"]] = 1.0
+        e[tr.OP_ID[name], idx["fr_dstep"]] = -1.0
+
+
+def _step(lay: Layer, x: dict[str, float], out: str, doc: str, coef: float = 1.0) -> None:
+    """``out += coef [x >= 1]`` for integer-valued ``x``."""
+    lay.unit(dict(x), {"one": 1.0}, {out: coef}, doc)
+    lay.unit({**x, "one": x.get("one", 0.0) - 1.0}, {"one": 1.0}, {out: -coef}, doc)
+
+
+def _hat(lay: Layer, x: dict[str, float], out: str, doc: str) -> None:
+    """``out += [x == 0]`` for integer-valued ``x``."""
+    for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
+        lay.unit({**x, "one": x.get("one", 0.0) + shift}, {"one": 1.0}, {out: coef}, doc)
+
+
+def where(c: Circuit, lay: Layer) -> None:
+    """Layer 1: the approximate depth, and whether the newest opcode token is a return."""
+    c.feature("fr_mean_depth", "mean of fr_dstep over the prefix")
+    c.feature("fr_depth_approx", "the call depth (prefix sum of fr_dstep), up to rounding")
+    c.feature("fr_m_ret", "fr_ret_tok of the newest opcode token: this step is a return")
+    lay.head("fr_count_depth", ({}, {}), ({}, {}), (("fr_dstep", "fr_mean_depth"),),
+             "uniform attention over the prefix: the mean of fr_dstep (+1 call, -1 return)",
+             kind="uniform")
+    lay.head("fr_latest_mark", ({"one": L.MARK_WEIGHT}, {"one": 1.0}),
+             ({"is_mark": 1.0}, {"pos": 1.0}), (("fr_ret_tok", "fr_m_ret"),),
+             "hard-max on (is_mark, pos): whether the newest opcode token is return or end")
+    lay.unit({"pos": 1.0, "one": 1.0}, {"fr_mean_depth": 1.0}, {"fr_depth_approx": 1.0},
+             "fr_depth_approx = (pos + 1) * fr_mean_depth")
+
+
+def which(c: Circuit, lay: Layer) -> None:
+    """Layer 2: the exact depth; the frame record key of a call's opcode token."""
+    c.feature("fr_depth", "the call depth: calls minus returns so far, the current token included")
+    c.feature("fr_fk", "frame record key: the depth on a call's opcode token, else 0")
+    c.feature("fr_fk2", "its square")
+    lay.head("fr_snap_depth", ({"fr_depth_approx": 1.0}, {"one": 1.0}),
+             ({"pos": 2.0}, {"pos2": -1.0}), (("pos", "fr_depth"),),
+             "reads the position nearest fr_depth_approx (score 2 d p - p^2): the exact depth "
+             "(depth <= pos: every call is at least two tokens)")
+    gate = {"fr_depth": 1.0, "fr_call_tok": B, "one": -B}
+    lay.unit(gate, {"one": 1.0}, {"fr_fk": 1.0}, "fr_fk = depth on a call's opcode token")
+    lay.unit(gate, {"fr_depth": 1.0}, {"fr_fk2": 1.0}, "... and its square")
+
+
+def what(c: Circuit, lay: Layer, current: dict[str, float]) -> None:
+    """Layer 3: the call fields of the record of pc, the frame records, the frame delta."""
+    key = ({"pos": 2.0}, {"pos2": -1.0})
+    for name in ("fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff"):
+        c.feature(f"f_{name}", f"field {name} of the current record")
+        q = dict(current)
+        q["one"] = q.get("one", 0.0) + float(L.FIELD[name])
+        lay.head(f"record_{name}", (q, {"one": 1.0}), key, (("val", f"f_{name}"),),
+                 f"reads field {name} of the record of pc (position rec_base + {L.RECORD}*pc + "
+                 f"{L.FIELD[name]})")
+    frame_key = ({"fr_fk": 2.0 * L.RECENCY},
+                 {"fr_fk2": -L.RECENCY, "pos": 1.0, "fr_call_tok": B, "one": -B})
+    for feat in ("fr_r_tgt", "fr_r_n", "fr_r_ntgt"):
+        c.feature(feat, "tgt, n, n_tgt at the call this return goes back to")
+    lay.head("fr_frame_return", ({"fr_depth": 1.0, "one": 1.0}, {"one": 1.0}), frame_key,
+             (("tgt", "fr_r_tgt"), ("n", "fr_r_n"), ("n_tgt", "fr_r_ntgt")),
+             "the newest call of depth d + 1 (a return's depth has dropped already): score "
+             "M(2 k q - k^2) + pos on call tokens, pos - B elsewhere; the return pc is "
+             "tgt + n - n_tgt there")
+    c.feature("fr_callpos", "position of the call that entered the current frame")
+    lay.head("fr_frame_entry", ({"fr_depth": 1.0}, {"one": 1.0}), frame_key,
+             (("pos", "fr_callpos"),), "the newest call of depth d: where the current frame began")
+    c.feature("fr_dd", "the frame base change at this token")
+    lay.unit({"f_fr_d": 1.0, "fr_call_tok": B, "one": -B}, {"one": 1.0}, {"fr_dd": 1.0},
+             "a call's opcode token moves the frame base up by the record's D")
+    lay.unit({"f_fr_d": 1.0, "is_tgt": B, "fr_m_ret": B, "one": -2 * B}, {"one": 1.0},
+             {"fr_dd": -1.0}, "a return's target token moves it down by D of the call at "
+             "the return pc minus one (the record read there)")
+    c.feature("fr_deep", "[depth >= the call-depth bound]: a call here traps")
+    _step(lay, {"fr_depth": 1.0, "f_fr_lim_lo": -1.0, "f_fr_lim_hi": -float(L.NUM_LIMIT),
+                "one": 1.0}, "fr_deep", "fr_deep = [d - bound >= 0]")
+    lay.unit({"f_fr_ret": 1.0, "fr_m_ret": 1.0, "one": -1.0, "is_tgt": -B}, {"one": 1.0},
+             {"jumps_now": 1.0}, "jumps_now on a callee's return: its target is still to come")
+    for name in RELATIVE:
+        c.feature(f"fr_rel_{name}", f"[{name} < {L.SINK_SLOT}]: slot {name} is frame-relative")
+        _step(lay, {f"f_{name}": -1.0, "one": float(L.SINK_SLOT)}, f"fr_rel_{name}",
+              f"fr_rel_{name} = [{L.SINK_SLOT} - {name} >= 1]")
+
+
+def frame_layers(c: Circuit) -> tuple[Layer, Layer]:
+    """Two added layers: the frame base as a prefix sum, then exact; the absolute slots."""
+    c.feature("fr_mean_dd", "mean of fr_dd over the prefix")
+    c.feature("fr_fp_approx", "the frame base (prefix sum of fr_dd), up to rounding")
+    c.feature("fr_fp", "the frame base: the slot of the current frame's first local")
+    total = c.layer()
+    total.head("fr_sum_frames", ({}, {}), ({}, {}), (("fr_dd", "fr_mean_dd"),),
+               "uniform attention over the prefix: the mean of fr_dd", kind="uniform")
+    total.unit({"pos": 1.0, "one": 1.0}, {"fr_mean_dd": 1.0}, {"fr_fp_approx": 1.0},
+               "fr_fp_approx = (pos + 1) * fr_mean_dd")
+    exact = c.layer()
+    exact.head("fr_snap_frame", ({"fr_fp_approx": 1.0}, {"one": 1.0}),
+               ({"pos": 2.0}, {"pos2": -1.0}), (("pos", "fr_fp"),),
+               "reads the position nearest fr_fp_approx: the exact frame base (the prompt "
+               "has more positions than the stack has slots)")
+    for name in ("src_a", "src_b", "src_c"):
+        c.feature(f"fr_off_{name}", f"fp when {name} is frame-relative, else 0")
+        exact.unit({"fr_fp": 1.0, f"fr_rel_{name}": B, "one": -B}, {"one": 1.0},
+                   {f"fr_off_{name}": 1.0}, f"fr_off_{name} = fp [{name} is frame-relative]")
+    g = L.GATE
+    exact.unit({"fr_dcall_tok": 1.0, "fr_deep": 1.0, "one": -1.0}, {"f_target": -1.0,
+               "one": float(tr.TRAP_ID["call_depth_exceeded"] - tr.TARGET_BASE)}, {"T": 1.0},
+               "call past the depth bound: T = trap.call_depth_exceeded instead of p<target>")
+    exact.unit({"at_end": g, "jumps_now": g, "f_fr_ret": g, "one": 1.0 - 3 * g},
+               {"fr_r_tgt": 1.0, "fr_r_n": 1.0, "fr_r_ntgt": -1.0}, {"T": 1.0},
+               "a callee's return, its bytes written: T = p<tgt + n - n_tgt of its call>")
+    return total, exact
+
+
+def payload_keys(lay: Layer, j: dict[str, float]) -> None:
+    """The stack byte a payload token writes, now that fp is exact (key of the stack heads)."""
+    a = L.ADDR_GATE
+    gate_off = {"one": -a, "is_pay": a, "f_mul": -a}
+    for rel, addr, doc in (
+        (1, {"f_dst": 8.0, "fr_fp": 8.0, **j, "one": -1.0}, "8 (fp + dst) + j - 1 (a frame slot)"),
+        (0, {"f_dst": 8.0, **j, "one": -1.0}, "8 dst + j - 1 (a global or the sink)"),
+    ):
+        gate = {k: addr.get(k, 0.0) + gate_off.get(k, 0.0) for k in {*addr, *gate_off}}
+        gate["fr_rel_dst"] = a if rel else -a
+        gate["one"] -= a if rel else 0.0
+        lay.unit(gate, {"one": 1.0}, {"sa": 1.0}, f"payload byte j - 1 writes {doc}")
+        lay.unit(gate, addr, {"sa2": 1.0}, "... and its square")
+    mul_addr = {"f_dst": 8.0, "fr_fp": 8.0, "pos": 0.5, "mpos": -0.5, "one": -0.5}
+    # f_mul is a record field: 0/1 on trace tokens, any number below NUM_LIMIT on prompt
+    # tokens, so the is_pay gate outweighs it
+    big = a * 2 * L.NUM_LIMIT
+    mul_gate = dict(mul_addr)
+    mul_gate.update({"one": -0.5 - a - big, "is_pay": big, "f_mul": a})
+    lay.unit(mul_gate, {"one": 1.0}, {"sa": 1.0},
+             "a multiplication's byte r_k (j = 2k + 1) writes 8 (fp + dst) + (j - 1) / 2")
+    lay.unit(mul_gate, mul_addr, {"sa2": 1.0}, "... and its square")
+
+
+def operands(c: Circuit, lay: Layer) -> None:
+    """Layer of the stack reads: is the local just read stale; call_indirect's index bound."""
+    c.feature("fr_stale_now", "[the newest write of byte j of src_a precedes the frame's call]")
+    _step(lay, {"fr_callpos": 1.0, "fr_opa_pos": -1.0}, "fr_stale_now",
+          "fr_stale_now = [callpos - opa_pos >= 1]")
+    c.feature("fr_oob", "[call_indirect index >= table length]")
+    index = {f"c{k}": float(256**k) for k in range(4)}
+    _step(lay, {**index, "f_tlen": -1.0, "one": 1.0}, "fr_oob", "fr_oob = [index - tlen >= 0]")
+
+
+def columns(c: Circuit, lay: Layer) -> None:
+    """The call table entry; a stale local reads zero."""
+    key = ({"pos": 2.0}, {"pos2": -1.0})
+    c.feature("fr_code", "call table: pc + 1 of the function at the clamped index (0: null)")
+    c.feature("fr_type", "call table: its type + 1")
+    for feat, off in (("fr_code", 0.0), ("fr_type", 1.0)):
+        lay.head(f"{feat}_entry", ({"tbase": 1.0, "f_fr_toff": 1.0, "tidx": 2.0, "one": off},
+                                   {"one": 1.0}), key, (("val", feat),),
+                 f"call_indirect: reads the call table at tbase + toff + 2 tidx + {int(off)}")
+    lay.unit({"fr_stale_now": 1.0, "f_fr_stale": 1.0, "is_copy": 1.0, "at_end": -1.0,
+              "one": -2.0}, {"opa": -1.0}, {"T": 1.0},
+             "a declared local not yet written in this frame reads 0: T -= opa")
+    c.feature("fr_null", "[code == 0]: the table slot is null")
+    c.feature("fr_match", "[type == the call's type]")
+    _hat(lay, {"fr_code": 1.0}, "fr_null", "fr_null = [code == 0]")
+    _hat(lay, {"fr_type": 1.0, "f_fr_want": -1.0}, "fr_match", "fr_match = [type == want]")
+
+
+def floor(lay: Layer) -> None:
+    """call_indirect's next token: a trap, or p<the function's pc>."""
+    base = float(tr.TARGET_BASE)
+    cases = (
+        ({"fr_oob": 1.0, "one": -1.0}, {"one": float(tr.TRAP_ID["table_out_of_bounds"]) - base},
+         "index past the table: T = trap.table_out_of_bounds"),
+        ({"fr_null": 1.0, "fr_oob": -1.0, "one": -1.0},
+         {"one": float(tr.TRAP_ID["indirect_call_to_null"]) - base},
+         "null slot: T = trap.indirect_call_to_null"),
+        ({"fr_match": -1.0, "fr_oob": -1.0, "fr_null": -1.0},
+         {"one": float(tr.TRAP_ID["indirect_call_type_mismatch"]) - base},
+         "another type: T = trap.indirect_call_type_mismatch"),
+        ({"fr_match": 1.0, "fr_deep": 1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -2.0},
+         {"one": float(tr.TRAP_ID["call_depth_exceeded"]) - base},
+         "past the depth bound: T = trap.call_depth_exceeded"),
+        ({"fr_match": 1.0, "fr_deep": -1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -1.0},
+         {"fr_code": 1.0, "one": -1.0}, "otherwise: T = p<code - 1>"),
+    )
+    for gate, value, doc in cases:
+        lay.unit({**gate, "fr_ci_tok": 1.0}, value, {"T": 1.0}, f"call_indirect: {doc}")
