@@ -140,14 +140,16 @@ def call_fields(program: Program, op: Op, nl: int, layout: CallLayout, max_depth
             "fr_want": _type_id(program, m.types[op.args[0]]), "fr_toff": layout.toff}
 
 
-def frame_fields(op: Op, params: int, is_entry: bool) -> Fields:
-    """Extra fields of an instruction in a callee's frame: returns go back to the caller, and a
-    declared local reads as zero until this frame writes it."""
+def frame_fields(op: Op, params: int, nl: int, is_entry: bool) -> Fields:
+    """Extra fields of an instruction in a callee's frame (``nl`` locals, ``params`` of them
+    parameters): returns go back to the caller, and a declared local reads as zero until
+    this frame writes it."""
     if is_entry:
         return {}
     if op.name in ("return", "end"):
         return {"fr_ret": 1}
-    if op.name == "local.get" and op.args[0] >= params:
+    # a local.get names its local relative to the stack top (validate.py)
+    if op.name == "local.get" and op.args[0] + nl + op.height >= params:
         return {"fr_stale": 1}
     return {}
 

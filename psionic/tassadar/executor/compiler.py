@@ -240,7 +240,10 @@ def _operands(c: Circuit) -> None:
     key = ({"sa": 2.0 * L.RECENCY}, {"sa2": -L.RECENCY, "pos": 1.0})
     c.feature("fr_opa_pos", "position of the latest write of byte j of src_a")
     # slots are frame-relative: fr_off_* adds the frame base (frames.py)
-    for name, src, reads in (("opa", "f_src_a", (("val", "opa"), ("pos", "fr_opa_pos"))),
+    c.feature("fr_opa_sa", "the stack byte address of that write (another one when the byte "
+              "was never written)")
+    for name, src, reads in (("opa", "f_src_a", (("val", "opa"), ("pos", "fr_opa_pos"),
+                                                 ("sa", "fr_opa_sa"))),
                              ("opb", "f_src_b", (("val", "opb"),))):
         lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J), {"one": 1.0}),
                  key, reads,

@@ -65,10 +65,10 @@ def _step(lay: Layer, x: dict[str, float], out: str, doc: str, coef: float = 1.0
     lay.unit({**x, "one": x.get("one", 0.0) - 1.0}, {"one": 1.0}, {out: -coef}, doc)
 
 
-def _hat(lay: Layer, x: dict[str, float], out: str, doc: str) -> None:
-    """``out += [x == 0]`` for integer-valued ``x``."""
+def _hat(lay: Layer, x: dict[str, float], out: str, doc: str, sign: float = 1.0) -> None:
+    """``out += sign [x == 0]`` for integer-valued ``x``."""
     for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
-        lay.unit({**x, "one": x.get("one", 0.0) + shift}, {"one": 1.0}, {out: coef}, doc)
+        lay.unit({**x, "one": x.get("one", 0.0) + shift}, {"one": 1.0}, {out: sign * coef}, doc)
 
 
 def where(c: Circuit, lay: Layer) -> None:
@@ -197,6 +197,10 @@ def operands(c: Circuit, lay: Layer) -> None:
     c.feature("fr_stale_now", "[the newest write of byte j of src_a precedes the frame's call]")
     _step(lay, {"fr_callpos": 1.0, "fr_opa_pos": -1.0}, "fr_stale_now",
           "fr_stale_now = [callpos - opa_pos >= 1]")
+    c.feature("fr_miss", "[the write read is of another byte]: byte j of src_a was never written")
+    lay.unit({"one": 1.0}, {"one": 1.0}, {"fr_miss": 1.0}, "fr_miss = 1 - [sa - q == 0] ...")
+    _hat(lay, {"fr_opa_sa": 1.0, "f_src_a": -8.0, "fr_off_src_a": -8.0, "pos": -1.0, "mpos": 1.0},
+         "fr_miss", "... with q = 8 (src_a + fp) + j", sign=-1.0)
     c.feature("fr_oob", "[call_indirect index >= table length]")
     index = {f"c{k}": float(256**k) for k in range(4)}
     _step(lay, {**index, "f_tlen": -1.0, "one": 1.0}, "fr_oob", "fr_oob = [index - tlen >= 0]")
@@ -214,6 +218,9 @@ def columns(c: Circuit, lay: Layer) -> None:
     lay.unit({"fr_stale_now": 1.0, "f_fr_stale": 1.0, "is_copy": 1.0, "at_end": -1.0,
               "one": -2.0}, {"opa": -1.0}, {"T": 1.0},
              "a declared local not yet written in this frame reads 0: T -= opa")
+    lay.unit({"fr_miss": 1.0, "fr_stale_now": -1.0, "f_fr_stale": 1.0, "is_copy": 1.0,
+              "at_end": -1.0, "one": -2.0}, {"opa": -1.0}, {"T": 1.0},
+             "... and so does one never written at all")
     c.feature("fr_null", "[code == 0]: the table slot is null")
     c.feature("fr_match", "[type == the call's type]")
     _hat(lay, {"fr_code": 1.0}, "fr_null", "fr_null = [code == 0]")

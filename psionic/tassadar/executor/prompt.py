@@ -288,7 +288,7 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
             fields.update(call_fields(program, op, f_nl, calls, max_call_depth))
         elif op.func != entry and op.name in ("return", "end"):
             fields.pop("after", None)
-        fields.update(frame_fields(op, f_params, op.func == entry))
+        fields.update(frame_fields(op, f_params, f_nl, op.func == entry))
         records += [fields.get(name, 0) for name in L.FIELDS]
     records += [0] * L.RECORD
     globals_init = [L.GLOBAL_INIT_BASE + ((g.init >> (8 * k)) & 0xFF)

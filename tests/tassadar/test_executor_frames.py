@@ -1,0 +1,107 @@
+"""Calls on the executor: frames, returns, recursion, call_indirect and their traps, token-exact."""
+
+from __future__ import annotations
+
+import pytest
+
+from psionic.core.errors import Refusal, UnsupportedOperation
+from psionic.tassadar.executor.call_records import reachable
+from psionic.tassadar.executor.decode import decode_linear
+from psionic.tassadar.ingress import load, load_wat
+from psionic.tassadar.interpreter import Limits, Machine
+from psionic.tassadar.workloads import WORKLOADS
+
+# written after the weights were frozen: each exercises one part of the frames
+CALLS = {
+    # declared locals of a callee are zero on every entry, though the same slots held values
+    "fresh_locals": ('(module (func $acc (param i32) (result i32) (local i32 i64 i32) local.get 1 '
+                     'local.get 0 i32.add local.set 1 local.get 1 local.get 3 i32.add local.set 3 '
+                     'local.get 2 i64.const 9 i64.add drop local.get 3) (func (export "run") (param '
+                     'i32) (result i32) local.get 0 call $acc local.get 0 i32.const 5 i32.add call '
+                     '$acc i32.add))', (7,)),
+    # a call in the middle of an expression: the caller's operands stay beneath the frame
+    "operands_beneath": ('(module (func $sq (param i32) (result i32) local.get 0 local.get 0 '
+                         'i32.mul) (func (export "run") (param i32 i32) (result i32) i32.const 1000 '
+                         'local.get 0 local.get 1 i32.add call $sq i32.sub local.get 1 call $sq '
+                         'i32.add))', (3, -4)),
+    # void callees, globals set in a callee, a callee without parameters
+    "void_and_globals": ('(module (global $g (mut i32) (i32.const 5)) (func $bump (param i32) '
+                         'global.get $g local.get 0 i32.add global.set $g) (func $get (result i32) '
+                         'global.get $g) (func (export "run") (param i32) (result i32) local.get 0 '
+                         'call $bump i32.const 3 call $bump call $get call $get i32.add))', (10,)),
+    # recursion with a declared local and an early return from inside a block
+    "recursive_sum": ('(module (func $sum (param i32) (result i32) (local i32) block local.get 0 '
+                      'br_if 0 i32.const 0 return end local.get 0 i32.const 1 i32.sub call $sum '
+                      'local.set 1 local.get 1 local.get 0 i32.add) (func (export "run") (param '
+                      'i32) (result i32) local.get 0 call $sum))', (25,)),
+    # a branch to the callee's own label that drops a value beneath its result
+    "label_return": ('(module (func $f (param i32) (result i32) i32.const 100 local.get 0 '
+                     'i32.const 7 i32.add br 0) (func (export "run") (param i32) (result i32) '
+                     'local.get 0 call $f local.get 0 call $f i32.add))', (2,)),
+    # call_indirect: two types, a null slot, a slot past the table, and a good call
+    "indirect": ('(module (type $u (func (param i32) (result i32))) (type $n (func (result '
+                 'i32))) (table 4 funcref) (elem (i32.const 0) $inc $seven) (elem (i32.const 3) '
+                 '$inc) (func $inc (type $u) local.get 0 i32.const 1 i32.add) (func $seven (type '
+                 '$n) i32.const 7) (func (export "run") (param i32) (result i32) i32.const 41 '
+                 'local.get 0 call_indirect (type $u)))', (0,)),
+}
+
+
+def _exact(wat: str, args, limits: Limits | None = None) -> None:
+    program = load_wat(wat)
+    ref = Machine(program.program, (), limits).run("run", list(args))
+    out = decode_linear(program, "run", list(args), [], limits)
+    assert list(out.tokens) == list(ref.tokens)
+    assert (out.result, out.trap, out.steps, out.globals) == (ref.result, ref.trap, ref.steps,
+                                                              ref.globals)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_calls_decode_exactly(name: str) -> None:
+    _exact(*CALLS[name])
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 4, 99])
+def test_call_indirect_traps_like_the_reference(index: int) -> None:
+    # 0 and 3: calls; 1: another type; 2: null; 4 and 99: past the table
+    _exact(CALLS["indirect"][0], (index,))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 7])
+def test_call_depth_bound_traps_like_the_reference(depth: int) -> None:
+    _exact(CALLS["recursive_sum"][0], (25,), Limits(max_call_depth=depth))
+
+
+def test_corpus_recursion_traps_on_the_depth_bound() -> None:
+    w = WORKLOADS["trap_deep_recursion"]
+    program, limits = load(w.path), Limits(max_call_depth=40)
+    ref = Machine(program.program, (), limits).run(w.entry, list(w.args))
+    out = decode_linear(program, w.entry, list(w.args), [], limits)
+    assert list(out.tokens) == list(ref.tokens) and out.trap == "call_depth_exceeded"
+
+
+def test_a_stack_past_the_executor_range_is_refused_not_wrong() -> None:
+    # 40 slots of declared locals per frame: the 999 stack slots hold 24 frames
+    wat = ('(module (func $down (param i32) (result i32) (local i64 i64 i64 i64 i64 i64 i64 i64 '
+           'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 '
+           'i64 i64 i64 i64 i64 i64 i64 i64 i64) local.get 0 i32.eqz if (result i32) i32.const 0 '
+           'else local.get 0 i32.const 1 i32.sub call $down end) (func (export "run") (param i32) '
+           '(result i32) local.get 0 call $down))')
+    _exact(wat, (20,))
+    with pytest.raises(UnsupportedOperation, match="exact range"):
+        decode_linear(load_wat(wat), "run", [30], [], None)
+
+
+def test_calling_the_entry_function_is_refused() -> None:
+    wat = ('(module (func $run (export "run") (param i32) (result i32) local.get 0 i32.eqz if '
+           '(result i32) i32.const 0 else local.get 0 i32.const 1 i32.sub call $run end))')
+    with pytest.raises(Refusal, match="no function calls"):
+        decode_linear(load_wat(wat), "run", [3], [], None)
+
+
+def test_only_reachable_functions_need_covered_opcodes() -> None:
+    # $unused holds an uncovered opcode; no run of "run" can reach it
+    wat = ('(module (func $unused (param i32) (result i32) local.get 0 i32.const 3 i32.rotl) '
+           '(func $used (result i32) i32.const 4) (func (export "run") (result i32) call $used))')
+    assert reachable(load_wat(wat).program, 2) == (1, 2)
+    _exact(wat, ())
