@@ -129,12 +129,19 @@ def _delta(program: Program, op: Op, nl: int) -> int:
 
 def call_fields(program: Program, op: Op, nl: int, layout: CallLayout, max_depth: int) -> Fields:
     """The record of a ``call`` or ``call_indirect`` in a function with ``nl`` locals."""
-    bound = min(max_depth, L.NUM_LIMIT * L.NUM_LIMIT - 1)
+    # past MAX_DEPTH frames, or a callee frame past MAX_SLOTS, the executor stops with
+    # call_depth_exceeded, and check_capacity turns that into a refusal
+    bound = min(max_depth, L.MAX_DEPTH)
     fields = {"fr_d": _delta(program, op, nl), "fr_lim_lo": bound % L.NUM_LIMIT,
               "fr_lim_hi": bound // L.NUM_LIMIT}
-    if op.name == "call":
-        return {**fields, "target": program.function(op.args[0]).pc}
     m = program.module
+    if op.name == "call":
+        callee = program.function(op.args[0]).pc
+        return {**fields, "target": callee, "fr_need": layout.frame_slots[callee]}
+    want = m.types[op.args[0]]
+    needs = [layout.frame_slots.get(program.function(f).pc, 0) for f in _table(program)
+             if f is not None and m.func_type(f) == want]
+    fields["fr_need"] = max(needs, default=0)
     # the index slot, relative to the callee's frame (fp already moved at this token)
     return {**fields, "src_c": _params(program, op), "tlen": len(_table(program)),
             "fr_want": _type_id(program, m.types[op.args[0]]), "fr_toff": layout.toff}
@@ -154,26 +161,27 @@ def frame_fields(op: Op, params: int, nl: int, is_entry: bool) -> Fields:
     return {}
 
 
-def check_capacity(steps: Sequence[object], entry_pc: int, layout: CallLayout) -> None:
-    """Refuse a decoded run whose frames left the executor's exact range.
+def check_capacity(steps: Sequence[object], end: str, entry_pc: int, layout: CallLayout,
+                   max_depth: int) -> None:
+    """Refuse a run that the executor stopped at the end of its exact range.
 
     The stack heads address ``L.MAX_SLOTS`` slots and the frame heads ``L.MAX_DEPTH``
-    frames; the frame sizes are static, so the emitted steps (their opcodes and targets)
-    say where each frame sits. Every token up to the first call past the range was
-    computed within it; what follows would not be, so the run is refused there."""
-    fp, bases, pc = 0, [], entry_pc
-    for n, step in enumerate(steps):
+    frames. A call whose frame would pass either ends the decoded trace with
+    ``call_depth_exceeded`` (every token before it was computed within the range); when
+    the run's own depth bound was not reached there, that trap is the executor's limit,
+    not the program's, and the run is refused."""
+    depth, pc = 0, entry_pc
+    for step in steps:
         op, target = step.op, step.target  # type: ignore[attr-defined]
         if op in ("call", "call_indirect") and target is not None:
-            bases.append(fp)
-            fp += layout.deltas[pc]
-            need = fp + layout.frame_slots.get(target, 0)
-            if len(bases) > L.MAX_DEPTH or need > L.MAX_SLOTS:
-                raise UnsupportedOperation(
-                    f"the run's call stack passed the executor's exact range at step {n} "
-                    f"(depth {len(bases)} of {L.MAX_DEPTH}, {need} of {L.MAX_SLOTS} stack "
-                    "slots); a lower --max-call-depth ends it with call_depth_exceeded first",
-                    depth=len(bases), slots=need)
-        elif op in ("return", "end") and target is not None and bases:
-            fp = bases.pop()
+            depth += 1
+        elif op in ("return", "end") and target is not None:
+            depth -= 1
         pc = target if target is not None else pc + 1
+    last = steps[-1].op if steps else None  # type: ignore[attr-defined]
+    if end == "call_depth_exceeded" and last in ("call", "call_indirect") \
+            and depth + 1 < max_depth:
+        raise UnsupportedOperation(
+            f"the run's call stack passed the executor's exact range at depth {depth + 1} "
+            f"(it holds {L.MAX_DEPTH} frames and {L.MAX_SLOTS} stack slots); a lower "
+            "--max-call-depth ends the run with call_depth_exceeded first", depth=depth + 1)

@@ -113,7 +113,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
            else generate(model, prompt.tokens, budget, MODES[attention]))
     tokens = gen.tokens
     trace = tr.decode(tokens)
-    check_capacity(trace.steps, prompt.entry_pc, prompt.calls)
+    check_capacity(trace.steps, trace.end, prompt.entry_pc, prompt.calls,
+                   getattr(limits, "max_call_depth", L.MAX_DEPTH))
     trap = None if trace.end == tr.HALT else trace.end
     result: tuple[int, ...] = ()
     if trap is None:

@@ -103,7 +103,8 @@ def which(c: Circuit, lay: Layer) -> None:
 def what(c: Circuit, lay: Layer, current: dict[str, float]) -> None:
     """Layer 3: the call fields of the record of pc, the frame records, the frame delta."""
     key = ({"pos": 2.0}, {"pos2": -1.0})
-    for name in ("fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff"):
+    for name in ("fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff",
+                 "fr_need"):
         c.feature(f"f_{name}", f"field {name} of the current record")
         q = dict(current)
         q["one"] = q.get("one", 0.0) + float(L.FIELD[name])
@@ -158,10 +159,10 @@ def frame_layers(c: Circuit) -> tuple[Layer, Layer]:
         c.feature(f"fr_off_{name}", f"fp when {name} is frame-relative, else 0")
         exact.unit({"fr_fp": 1.0, f"fr_rel_{name}": B, "one": -B}, {"one": 1.0},
                    {f"fr_off_{name}": 1.0}, f"fr_off_{name} = fp [{name} is frame-relative]")
+    c.feature("fr_full", "[fp + need > MAX_SLOTS]: the callee's frame would pass the stack range")
+    _step(exact, {"fr_fp": 1.0, "f_fr_need": 1.0, "one": -float(L.MAX_SLOTS)}, "fr_full",
+          f"fr_full = [fp + need - {L.MAX_SLOTS} >= 1] (fp is the callee's at a call token)")
     g = L.GATE
-    exact.unit({"fr_dcall_tok": 1.0, "fr_deep": 1.0, "one": -1.0}, {"f_target": -1.0,
-               "one": float(tr.TRAP_ID["call_depth_exceeded"] - tr.TARGET_BASE)}, {"T": 1.0},
-               "call past the depth bound: T = trap.call_depth_exceeded instead of p<target>")
     exact.unit({"at_end": g, "jumps_now": g, "f_fr_ret": g, "one": 1.0 - 3 * g},
                {"fr_r_tgt": 1.0, "fr_r_n": 1.0, "fr_r_ntgt": -1.0}, {"T": 1.0},
                "a callee's return, its bytes written: T = p<tgt + n - n_tgt of its call>")
@@ -201,6 +202,8 @@ def operands(c: Circuit, lay: Layer) -> None:
     lay.unit({"one": 1.0}, {"one": 1.0}, {"fr_miss": 1.0}, "fr_miss = 1 - [sa - q == 0] ...")
     _hat(lay, {"fr_opa_sa": 1.0, "f_src_a": -8.0, "fr_off_src_a": -8.0, "pos": -1.0, "mpos": 1.0},
          "fr_miss", "... with q = 8 (src_a + fp) + j", sign=-1.0)
+    c.feature("fr_stop", "[a call here traps]: past the depth bound or the executor's range")
+    _step(lay, {"fr_deep": 1.0, "fr_full": 1.0}, "fr_stop", "fr_stop = [deep + full >= 1]")
     c.feature("fr_oob", "[call_indirect index >= table length]")
     index = {f"c{k}": float(256**k) for k in range(4)}
     _step(lay, {**index, "f_tlen": -1.0, "one": 1.0}, "fr_oob", "fr_oob = [index - tlen >= 0]")
@@ -215,6 +218,9 @@ def columns(c: Circuit, lay: Layer) -> None:
         lay.head(f"{feat}_entry", ({"tbase": 1.0, "f_fr_toff": 1.0, "tidx": 2.0, "one": off},
                                    {"one": 1.0}), key, (("val", feat),),
                  f"call_indirect: reads the call table at tbase + toff + 2 tidx + {int(off)}")
+    lay.unit({"fr_dcall_tok": 1.0, "fr_stop": 1.0, "one": -1.0}, {"f_target": -1.0,
+             "one": float(tr.TRAP_ID["call_depth_exceeded"] - tr.TARGET_BASE)}, {"T": 1.0},
+             "call past the depth bound: T = trap.call_depth_exceeded instead of p<target>")
     lay.unit({"fr_stale_now": 1.0, "f_fr_stale": 1.0, "is_copy": 1.0, "at_end": -1.0,
               "one": -2.0}, {"opa": -1.0}, {"T": 1.0},
              "a declared local not yet written in this frame reads 0: T -= opa")
@@ -239,10 +245,10 @@ def floor(lay: Layer) -> None:
         ({"fr_match": -1.0, "fr_oob": -1.0, "fr_null": -1.0},
          {"one": float(tr.TRAP_ID["indirect_call_type_mismatch"]) - base},
          "another type: T = trap.indirect_call_type_mismatch"),
-        ({"fr_match": 1.0, "fr_deep": 1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -2.0},
+        ({"fr_match": 1.0, "fr_stop": 1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -2.0},
          {"one": float(tr.TRAP_ID["call_depth_exceeded"]) - base},
          "past the depth bound: T = trap.call_depth_exceeded"),
-        ({"fr_match": 1.0, "fr_deep": -1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -1.0},
+        ({"fr_match": 1.0, "fr_stop": -1.0, "fr_oob": -1.0, "fr_null": -1.0, "one": -1.0},
          {"fr_code": 1.0, "one": -1.0}, "otherwise: T = p<code - 1>"),
     )
     for gate, value, doc in cases:

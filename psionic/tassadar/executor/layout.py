@@ -43,7 +43,7 @@ FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b",
           "target", "cond", "tlen", "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7",
           # calls (frames.py): frame delta, call-depth bound (low, high), a return to a caller,
           # a read of a declared local that is zero on entry, call_indirect's type and table
-          "fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff")
+          "fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff", "fr_need")
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
 
