@@ -38,6 +38,13 @@ CALLS = {
     "label_return": ('(module (func $f (param i32) (result i32) i32.const 100 local.get 0 '
                      'i32.const 7 i32.add br 0) (func (export "run") (param i32) (result i32) '
                      'local.get 0 call $f local.get 0 call $f i32.add))', (2,)),
+    # call_indirect after a br_table: the call table follows the branch tables in the prompt
+    "indirect_after_table": ('(module (type $u (func (param i32) (result i32))) (table 2 funcref) '
+                             '(elem (i32.const 0) $dbl $neg) (func $dbl (type $u) local.get 0 '
+                             'local.get 0 i32.add) (func $neg (type $u) i32.const 0 local.get 0 '
+                             'i32.sub) (func (export "run") (param i32) (result i32) block block '
+                             'local.get 0 br_table 0 1 end i32.const 5 local.get 0 call_indirect '
+                             '(type $u) return end i32.const 9))', (1,)),
     # call_indirect: two types, a null slot, a slot past the table, and a good call
     "indirect": ('(module (type $u (func (param i32) (result i32))) (type $n (func (result '
                  'i32))) (table 4 funcref) (elem (i32.const 0) $inc $seven) (elem (i32.const 3) '
@@ -80,16 +87,20 @@ def test_corpus_recursion_traps_on_the_depth_bound() -> None:
     assert list(out.tokens) == list(ref.tokens) and out.trap == "call_depth_exceeded"
 
 
+# 40 slots of declared locals per frame: the 999 stack slots hold 24 frames
+WIDE_FRAMES = ('(module (func $down (param i32) (result i32) (local i64 i64 i64 i64 i64 i64 i64 '
+               'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 '
+               'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) local.get 0 i32.eqz if (result i32) '
+               'i32.const 0 else local.get 0 i32.const 1 i32.sub call $down end) (func (export '
+               '"run") (param i32) (result i32) local.get 0 call $down))')
+
+
 def test_a_stack_past_the_executor_range_is_refused_not_wrong() -> None:
-    # 40 slots of declared locals per frame: the 999 stack slots hold 24 frames
-    wat = ('(module (func $down (param i32) (result i32) (local i64 i64 i64 i64 i64 i64 i64 i64 '
-           'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 '
-           'i64 i64 i64 i64 i64 i64 i64 i64 i64) local.get 0 i32.eqz if (result i32) i32.const 0 '
-           'else local.get 0 i32.const 1 i32.sub call $down end) (func (export "run") (param i32) '
-           '(result i32) local.get 0 call $down))')
-    _exact(wat, (20,))
+    _exact(WIDE_FRAMES, (20,))
     with pytest.raises(UnsupportedOperation, match="exact range"):
-        decode_linear(load_wat(wat), "run", [30], [], None)
+        decode_linear(load_wat(WIDE_FRAMES), "run", [30], [], None)
+    # the run's own bound first: its trap, exact
+    _exact(WIDE_FRAMES, (30,), Limits(max_call_depth=12))
 
 
 def test_calling_the_entry_function_is_refused() -> None:

@@ -18,6 +18,7 @@ from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 
 from .straightline import straight_line
+from .test_executor_frames import CALLS, WIDE_FRAMES
 
 COND = ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
         'i32.const 1 else i32.const 2 end))')
@@ -32,7 +33,18 @@ IO = ('(module (import "env" "input_i32" (func $in (result i32))) (import "env" 
 WHOLE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
          'i32.eq local.get 1 i32.eqz i32.add local.get 1 local.get 0 i32.lt_s i32.add '
          'i32.const 10 i32.const 20 local.get 1 select i32.add))')
-PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
+# calls first: a deleted frame head shows there, and every other head breaks them quickly
+CALL_PROGRAMS = [
+    (CALLS["operands_beneath"][0], (3, -4)),  # frame deltas, returns
+    (CALLS["fresh_locals"][0], (7,)),  # declared locals: stale and never written
+    (CALLS["recursive_sum"][0], (4,)),  # nested frames: depth-keyed return pcs
+    (CALLS["indirect_after_table"][0], (1,)),  # the call table after a branch table
+    *((CALLS["indirect"][0], (i,)) for i in (0, 1, 2, 5)),  # call_indirect and its traps
+    (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=3)),  # the depth bound, low field
+    (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=4097)),  # and its high field
+    (WIDE_FRAMES, (30,), Limits(max_steps=2000), (), "exact range"),  # refused past the range
+]
+PROGRAMS = CALL_PROGRAMS + [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.sub))',
      (1, 2)),
     # operands that differ in one byte only: every whole-operand byte head decides a result
@@ -74,13 +86,18 @@ def _all_exact(model: Model) -> bool:
     for wat, args, *rest in PROGRAMS:
         program = load_wat(wat)
         inputs = rest[1] if len(rest) > 1 else ()
+        refusal = rest[2] if len(rest) > 2 else None  # the model must refuse the run so
         # a bound just past the run's length: a broken model that loops stops there
         limits = rest[0] if rest and rest[0] else Limits(
             max_steps=Machine(program.program, inputs).run("run", list(args)).steps + 2)
         ref = Machine(program.program, inputs, limits).run("run", list(args))
         try:
             out = decode_linear(program, "run", list(args), list(inputs), limits, model=model)
-        except Exception:
+        except Exception as e:
+            if refusal is not None and refusal in str(e):
+                continue
+            return False
+        if refusal is not None:
             return False
         if list(out.tokens) != list(ref.tokens):
             return False

@@ -51,20 +51,25 @@ def model_card() -> str:
         "",
         f"Weights: `psionic/tassadar/executor/tassadar_executor.safetensors`, `{WEIGHTS_DIGEST}`.",
         "",
-        f"**Coverage.** Of the profile `{PROFILE}` the executor runs the entry function's "
-        "code with its structured control flow (`block`, `loop`, `if`/`else`, `br`, `br_if`, "
-        "`br_table`, branches that move one value, early `return`), globals, and the host "
-        "imports `input_i32`/`output_i32` with the `input_exhausted` trap. It refuses any "
-        "other program before decoding (`unsupported_opcode` naming the first uncovered "
-        "opcode, or `unsupported_operation` for start functions, segments, more than one "
-        "result or the size bounds). The covered lowered opcodes:",
+        f"**Coverage.** Of the profile `{PROFILE}` the executor runs every function the "
+        "entry can reach, with its structured control flow (`block`, `loop`, `if`/`else`, "
+        "`br`, `br_if`, `br_table`, branches that move one value, early `return`), calls "
+        "(`call`, `call_indirect` through the table with its `table_out_of_bounds`, "
+        "`indirect_call_to_null` and `indirect_call_type_mismatch` traps, recursion, the "
+        "`call_depth_exceeded` trap; locals and parameters in per-call frames), globals, and "
+        "the host imports `input_i32`/`output_i32` with the `input_exhausted` trap. It "
+        "refuses any other program before decoding (`unsupported_opcode` naming the first "
+        "uncovered opcode, or `unsupported_operation` for start functions, data segments, "
+        "calls of the entry function, host imports in the table, more than one result or "
+        "the size bounds), and a run whose call stack passes the executor's exact range "
+        f"({L.MAX_SLOTS} stack slots, {L.MAX_DEPTH} frames) when it gets there. The covered "
+        "lowered opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
         "`select`, wrap and the extensions. Refused: `br_table` entries that move values, "
-        "calls (`call`, `call_indirect`; every function but the entry is unreachable "
-        "without them), memory (loads, stores, `memory.size`/`grow`, data segments), "
+        "memory (loads, stores, `memory.size`/`grow`, data segments), "
         "`div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
         "",
         "### Residual features",
