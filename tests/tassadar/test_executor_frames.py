@@ -6,10 +6,13 @@ import pytest
 
 from psionic.core.errors import Refusal, UnsupportedOperation
 from psionic.tassadar.executor.call_records import reachable
+from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
+
+from .callprog import call_program
 
 # written after the weights were frozen: each exercises one part of the frames
 CALLS = {
@@ -116,3 +119,44 @@ def test_only_reachable_functions_need_covered_opcodes() -> None:
            '(func $used (result i32) i32.const 4) (func (export "run") (result i32) call $used))')
     assert reachable(load_wat(wat).program, 2) == (1, 2)
     _exact(wat, ())
+
+
+def _generated(seeds, decode) -> None:
+    for seed in seeds:
+        wat, args = call_program(seed)
+        program = load_wat(wat)
+        ref = Machine(program.program).run("run", list(args))
+        out = decode(program, list(args))
+        assert list(out.tokens) == list(ref.tokens), seed
+        assert (out.result, out.trap, out.steps) == (ref.result, ref.trap, ref.steps), seed
+
+
+def test_generated_call_programs_decode_exactly() -> None:
+    # the seeds with the shortest traces (up to ~250 tokens) keep the O(n) decode quick
+    _generated((3, 4, 5, 9, 12, 13, 14, 15, 16, 17, 18),
+               lambda p, a: decode_linear(p, "run", a, [], None))
+
+
+def test_generated_call_programs_decode_exactly_in_hull_mode() -> None:
+    _generated(range(20), lambda p, a: decode_compiled(p, "run", a, [], None, "hull"))
+
+
+@pytest.mark.slow
+def test_many_generated_call_programs_decode_exactly_in_hull_mode() -> None:
+    _generated(range(20, 300), lambda p, a: decode_compiled(p, "run", a, [], None, "hull"))
+
+
+@pytest.mark.parametrize("name", ["recursive_factorial", "trap_indirect", "trap_indirect_null",
+                                  "trap_indirect_oob"])
+def test_call_workloads_decode_exactly_in_hull_mode(name: str) -> None:
+    w = WORKLOADS[name]
+    program = load(w.path)
+    ref = Machine(program.program, w.inputs).run(w.entry, list(w.args))
+    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None, "hull")
+    assert list(out.tokens) == list(ref.tokens)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mutual_recursion", "call_indirect_ops", "ackermann"])
+def test_long_call_workloads_decode_exactly_in_hull_mode(name: str) -> None:
+    test_call_workloads_decode_exactly_in_hull_mode(name)
