@@ -46,8 +46,8 @@ CALLS = {
                              '(elem (i32.const 0) $dbl $neg) (func $dbl (type $u) local.get 0 '
                              'local.get 0 i32.add) (func $neg (type $u) i32.const 0 local.get 0 '
                              'i32.sub) (func (export "run") (param i32) (result i32) block block '
-                             'local.get 0 br_table 0 1 end i32.const 5 local.get 0 call_indirect '
-                             '(type $u) return end i32.const 9))', (1,)),
+                             'local.get 0 br_table 0 1 end i32.const 5 i32.const 1 call_indirect '
+                             '(type $u) return end i32.const 9))', (0,)),
     # call_indirect: two types, a null slot, a slot past the table, and a good call
     "indirect": ('(module (type $u (func (param i32) (result i32))) (type $n (func (result '
                  'i32))) (table 4 funcref) (elem (i32.const 0) $inc $seven) (elem (i32.const 3) '
