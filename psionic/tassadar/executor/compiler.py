@@ -532,6 +532,8 @@ def _dispatch(lay: Layer) -> None:
           "at_end": -g}, {"T": 1.0}, "host.input_i32 with no input left: T = trap.input_exhausted"),
         (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_copy": g}), {"T": 1.0},
          "copy: T = byte j of src_a"),
+        (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_br_table": g}), {"T": 1.0},
+         "br_table moving a value beneath dropped slots: T = byte j of src_a"),
         (_add({"opa": 1.0, "opb": 1.0, "flag": 1.0}, _neg(off_mid), {"one": -g, "is_add": g}),
          {"T": 1.0}, "add: T = a_j + b_j + carry-in = byte + 256 * carry-out"),
     ]

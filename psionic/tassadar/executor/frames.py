@@ -40,7 +40,6 @@ from psionic.tassadar.executor.circuit import Circuit, Layer
 INPUTS = {
     "fr_call_tok": "1 on call and call_indirect opcode tokens",
     "fr_ci_tok": "1 on call_indirect opcode tokens",
-    "fr_dcall_tok": "1 on call opcode tokens",
     "fr_ret_tok": "1 on return and end opcode tokens",
     "fr_dstep": "the call depth change of the token: +1 call, -1 return",
 }
@@ -53,7 +52,6 @@ def embed(e: np.ndarray, idx: dict[str, int]) -> None:
         e[tr.OP_ID[name], idx["fr_call_tok"]] = 1.0
         e[tr.OP_ID[name], idx["fr_dstep"]] = 1.0
     e[tr.OP_ID["call_indirect"], idx["fr_ci_tok"]] = 1.0
-    e[tr.OP_ID["call"], idx["fr_dcall_tok"]] = 1.0
     for name in ("return", "end"):
         e[tr.OP_ID[name], idx["fr_ret_tok"]] = 1.0
         e[tr.OP_ID[name], idx["fr_dstep"]] = -1.0
@@ -218,7 +216,7 @@ def columns(c: Circuit, lay: Layer) -> None:
         lay.head(f"{feat}_entry", ({"tbase": 1.0, "f_fr_toff": 1.0, "tidx": 2.0, "one": off},
                                    {"one": 1.0}), key, (("val", feat),),
                  f"call_indirect: reads the call table at tbase + toff + 2 tidx + {int(off)}")
-    lay.unit({"fr_dcall_tok": 1.0, "fr_stop": 1.0, "one": -1.0}, {"f_target": -1.0,
+    lay.unit({"fr_call_tok": 1.0, "fr_ci_tok": -1.0, "fr_stop": 1.0, "one": -1.0}, {"f_target": -1.0,
              "one": float(tr.TRAP_ID["call_depth_exceeded"] - tr.TARGET_BASE)}, {"T": 1.0},
              "call past the depth bound: T = trap.call_depth_exceeded instead of p<target>")
     lay.unit({"fr_stale_now": 1.0, "f_fr_stale": 1.0, "is_copy": 1.0, "at_end": -1.0,

@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:361863fd02258df291eb7e671c50370134fda3b429d85ec74ceb02a216cb0ff1"
+WEIGHTS_DIGEST = "sha256:72b1d5ac28b31ae92ccd6cf09865647368b07332a758b6ac4866ef11d5f9b643"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

@@ -159,12 +159,16 @@ def _output(op: Op, sp: int) -> Fields:
 def _br_table(op: Op, sp: int) -> Fields:
     # target: the table's offset in the tables section (filled in by lay_out); the index is
     # slot sp - 1, clamped to tlen (the default, stored last)
+    # entries that all move the same value (drop d slots beneath it) share one record: the
+    # copy happens before the target is known
     entries, default = op.args
-    for _, drop, widths in (*entries, default):
-        if drop and widths:
-            raise UnsupportedOperation("the executor covers br_table whose targets move no value",
-                                       opcode=op.name)
-    return {"kind": L.KIND["br_table"], "src_c": sp - 1, "tlen": len(entries)}
+    moves = {(drop, widths) if drop and widths else (0, ()) for _, drop, widths in (*entries, default)}
+    if len(moves) > 1:
+        raise UnsupportedOperation("the executor covers br_table whose targets move the same "
+                                   "value (or none)", opcode=op.name)
+    (drop, widths), = moves
+    return {**_moves(op, sp - 1, drop, widths), "kind": L.KIND["br_table"], "src_c": sp - 1,
+            "tlen": len(entries)}
 
 
 def _unreachable(op: Op, sp: int) -> Fields:
