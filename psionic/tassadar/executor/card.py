@@ -68,7 +68,7 @@ def model_card() -> str:
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap and the extensions. Refused: `br_table` entries that move values, "
+        "`select`, wrap and the extensions. Refused: `br_table` entries that move different values, "
         "memory (loads, stores, `memory.size`/`grow`, data segments), "
         "`div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
         "",
