@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from psionic.core.errors import UnsupportedOperation
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.module import FuncType
 from psionic.tassadar.program import Op, Program
 
 Fields = dict[str, int]
@@ -80,9 +81,9 @@ def reachable(program: Program, entry: int) -> tuple[int, ...]:
     return tuple(sorted(seen))
 
 
-def _type_id(program: Program, t: object) -> int:
+def _type_id(program: Program, t: FuncType) -> int:
     """Types compare structurally: the first index of an equal type, plus one (0: none)."""
-    return program.module.types.index(t) + 1  # type: ignore[arg-type]
+    return program.module.types.index(t) + 1
 
 
 @dataclass(frozen=True, slots=True)

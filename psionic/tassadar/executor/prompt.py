@@ -24,8 +24,13 @@ from dataclasses import dataclass
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import layout as L
-from psionic.tassadar.executor.call_records import (CallLayout, call_fields, call_layout,
-                                                    frame_fields, reachable)
+from psionic.tassadar.executor.call_records import (
+    CallLayout,
+    call_fields,
+    call_layout,
+    frame_fields,
+    reachable,
+)
 from psionic.tassadar.opcodes import WIDTH
 from psionic.tassadar.program import Op, Program
 
@@ -253,7 +258,6 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     slot_types = list(ftype.params) + list(cf.locals)
     functions = reachable(program, entry)
     ops = _code(program, functions)
-    nl = len(slot_types)
     if len(m.globals) > L.MAX_GLOBALS:
         raise UnsupportedOperation(f"the executor covers at most {L.MAX_GLOBALS} globals")
     tables: list[int] = []
