@@ -13,6 +13,7 @@ from psionic.tassadar.executor.tensor_forward import sequence_logits
 from psionic.tassadar.ingress import load_wat
 
 from .test_executor_decode import FLOW_HELD_OUT, IO
+from .test_executor_frames import CALLS
 
 CASES = [
     (FLOW_HELD_OUT[0][0], (2,), ()),  # a loop
@@ -20,6 +21,8 @@ CASES = [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul '
      'local.get 0 local.get 1 i32.shr_s i32.xor))', (-0x12345678, 13), ()),
     (IO, (), (5, -7)),  # inputs, an output, then the inputs run out
+    (CALLS["recursive_sum"][0], (3,), ()),  # frames: depth and frame base as prefix sums
+    (CALLS["fresh_locals"][0], (7,), ()),  # declared locals of a callee read zero
 ]
 
 
