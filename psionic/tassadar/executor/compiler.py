@@ -2,17 +2,19 @@
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
-attention. Seven layers, each hard-max/uniform attention (possibly none) then a
-ReGLU feed-forward block:
+attention. Nine layers, each hard-max/uniform attention (possibly none) then a
+ReGLU feed-forward block (the call depth and frame base of ``frames.py`` ride
+along in layers 1 to 3):
 
 1. *where am I*: the latest step mark (and whether it jumps), the header, the
    number of steps and of input steps so far;
 2. *which instruction*: the newest jump target (trace v2) and the step count
    there, so pc = target + steps since;
 3. *what is this step*: the record of pc, three fields of the record of
-   pc + 1, the next input byte; then the stack address each payload byte
-   writes (the key of the latest-write heads) and the indicators the
-   dispatch needs;
+   pc + 1, the next input byte; then the indicators the dispatch needs;
+   the frame records (``frames.py``);
+   (two frame layers) the frame base as a prefix sum, then exact; the stack
+   address each payload byte writes (the key of the latest-write heads);
 4. *operands*: the latest write to each operand byte (byte j, and whole i32
    operands), the next step's condition; bits, sign bits, column products,
    functions of a shift count, the branch-table index;
@@ -29,7 +31,7 @@ generated from them (``card.py``).
 
 >>> w = build()
 >>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4608
-(7, True)
+(9, True)
 """
 
 from __future__ import annotations

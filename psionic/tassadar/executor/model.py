@@ -11,7 +11,7 @@ the bounds), so argmax decisions are exact.
 
 >>> m = Model.load()
 >>> m.n_layers, m.n_heads, m.width == len(m.features)
-(6, 29, True)
+(9, 62, True)
 """
 
 from __future__ import annotations

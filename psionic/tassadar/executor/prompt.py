@@ -1,8 +1,8 @@
 """Lay out a program, its arguments and its step bound as the executor's prompt.
 
-The executor covers the entry function's code with its control flow (see
-``COVERED``): everything else is refused here, before any token is decoded,
-with the opcode (or feature) named. The prompt carries the program only as
+The executor covers the code of every function the entry can reach (see
+``COVERED``; calls in ``call_records.py``): everything else is refused here,
+before any token is decoded, with the opcode (or feature) named. The prompt carries the program only as
 data: one record per lowered instruction (opcode token, payload width, payload
 kind, operand and destination stack slots, what follows the step, jump target,
 whether a condition picks its opcode token, immediate bytes), the initial
@@ -13,7 +13,7 @@ pc as the target token that starts the run.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(92, (4,))
+(120, (4,))
 """
 
 from __future__ import annotations
