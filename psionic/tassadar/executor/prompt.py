@@ -13,7 +13,7 @@ pc as the target token that starts the run.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(120, (4,))
+(128, (4,))
 """
 
 from __future__ import annotations
