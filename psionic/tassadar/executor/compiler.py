@@ -28,7 +28,7 @@ Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4608
+>>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4864
 (7, True)
 """
 
@@ -40,6 +40,7 @@ import numpy as np
 
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor import memory
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
 INPUTS = {
@@ -58,6 +59,7 @@ INPUTS = {
                 "if.else, else)",
     "fall_tok": "1 on br_if.fallthrough (a conditional step that writes nothing)",
     "is_in": "1 on host.input_i32 opcode tokens",
+    "mem_data": "1 on m.. (a byte of the initial memory image in the prompt)",
 }
 
 
@@ -110,6 +112,7 @@ def _where(c: Circuit) -> None:
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
                  f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
+    memory.header(c, lay)
     c.feature("prev_mcarry", "mcarry of the token before this one")
     lay.head("previous_token", ({"pos": 1.0, "one": -1.0}, {"one": 1.0}),
              ({"pos": 2.0}, {"pos2": -1.0}), (("mcarry", "prev_mcarry"),),
@@ -167,6 +170,7 @@ def _what(c: Circuit) -> None:
         lay.head(f"next_record_{name}", (_add(following, const=float(L.FIELD[name])),
                                          {"one": 1.0}), key, (("val", feat),),
                  f"reads field {name} of the record of pc + 1 (the next step, unless this one jumps)")
+    memory.fields(c, lay, current)
     _keys_and_indicators(c, lay)
 
 
@@ -266,6 +270,7 @@ def _operands(c: Circuit) -> None:
     lay.unit({"f_tlen": 1.0, **{f"c{k}": -float(256**k) for k in range(4)}}, {"one": 1.0},
              {"tidx": -1.0}, "... with index = c0 + 256 c1 + 65536 c2 + 2^24 c3 (unsigned)")
     _dispatch(lay)
+    memory.addresses(c, lay)
     _whole_operands(c, lay)
 
 
@@ -287,6 +292,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     columns = c.layer()
     floor = c.layer()
     last = c.layer()
+    memory.lookups(c, columns, floor, last)
     c.feature("tt", "br_table: the target stored at entry tidx of the step's table")
     columns.head("table_entry", (_add({"tbase": 1.0, "f_target": 1.0, "tidx": 1.0}), {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", "tt"),),
@@ -575,6 +581,7 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
     for v in range(256):
         e[L.GLOBAL_INIT_BASE + v, idx["is_ginit"]] = 1.0
         e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
+    memory.embed(e, idx)
     return e
 
 
