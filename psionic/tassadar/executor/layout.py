@@ -10,8 +10,8 @@ laid out as::
 
     n<record base> n<bound % 4096> n<bound // 4096> n<globals base> n<tables base>
     n<inputs base> n<number of inputs>     header, positions 0..6
-    n<pages> n<declared max> n<limit> n<scale / 4096> n<image base> n<image start / 64>
-                                           memory header, positions 7..12 (``memory.py``)
+    n<pages> n<declared max % 4096> n<declared max // 4096> n<limit> n<scale / 4096>
+    n<image base> n<image start / 64>      memory header, positions 7..13 (``memory.py``)
     i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 7
     g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
     n.. (one per br_table entry)           branch tables: each br_table's targets, default last
@@ -38,9 +38,10 @@ MEM_INIT_BASE = GLOBAL_INIT_BASE + 256  # m0 .. m255: initial memory bytes (data
 IN_VOCAB = MEM_INIT_BASE + 256
 
 # record base, step bound (low, high), globals base, tables base, inputs base, inputs, then
-# the memory header: initial pages, declared maximum, page limit, recency scale / 4096,
-# position of the memory image, its start address / 64
-MEM_HEADER = ("mem_pages", "mem_declared", "mem_limit", "mem_scale", "mem_dbase", "mem_dstart")
+# the memory header: initial pages, declared maximum (mod 4096, // 4096), page limit, recency
+# scale / 4096, position of the memory image, its start address / 64
+MEM_HEADER = ("mem_pages", "mem_declared", "mem_declared_hi", "mem_limit", "mem_scale", "mem_dbase",
+              "mem_dstart")
 MEM_HEADER_AT = {name: 7 + i for i, name in enumerate(MEM_HEADER)}
 HEADER = 7 + len(MEM_HEADER)
 STACK_BASE = HEADER  # position of stack byte 0

@@ -65,14 +65,14 @@ def _step(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
 
 
 def header(c: Circuit, lay: Layer) -> None:
-    """Layer 1: the memory header fields (positions 7..12)."""
-    docs = {"mem_pages": "initial memory size in pages", "mem_declared":
-            "the module's declared maximum pages (growth past it returns -1)",
+    """Layer 1: the memory header fields (positions 8..13)."""
+    docs = {"mem_declared": "the module's declared maximum pages mod 4096 (growth past it "
+            "returns -1)", "mem_declared_hi": "the declared maximum pages // 4096",
             "mem_limit": "the run's page limit (growth past it traps)",
             "mem_scale": "recency scale S of the memory keys, divided by 4096",
             "mem_dbase": "position of the first byte of the memory image",
             "mem_dstart": "address of the memory image's first byte, divided by 64"}
-    for name in L.MEM_HEADER:
+    for name in L.MEM_HEADER[1:]:  # the initial size is a write of the size register instead
         at = L.MEM_HEADER_AT[name]
         c.feature(name, f"{docs[name]} (header field {at})")
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}), POSITION_KEY,
@@ -178,7 +178,8 @@ def _reads(c: Circuit, floor: Layer) -> None:
     _step(floor, {"mem_ea_m": 1.0, "f_ext_n": 1.0, "mem_size": -float(L.PAGE)}, "mem_oob",
           "mem_oob = [ea + n - 65536 size >= 1]")
     c.feature("mem_refused", "[size + delta > declared maximum]: memory.grow returns -1")
-    _step(floor, {"mem_size": 1.0, "mem_ea_m": 1.0, "mem_declared": -1.0}, "mem_refused",
+    _step(floor, {"mem_size": 1.0, "mem_ea_m": 1.0, "mem_declared": -1.0,
+                  "mem_declared_hi": -float(L.NUM_LIMIT)}, "mem_refused",
           "mem_refused = [size + delta - declared >= 1]")
     c.feature("mem_over", "[size + delta > page limit]: memory.grow traps (unless refused)")
     _step(floor, {"mem_size": 1.0, "mem_ea_m": 1.0, "mem_limit": -1.0}, "mem_over",

@@ -14,8 +14,8 @@ Records (``layout.FIELDS``) of the memory steps:
 A static offset above ``MEM_OFFSET_CLAMP`` is laid out as that clamp: both
 trap on every address, as every covered memory is smaller.
 
-The memory header gives the initial pages, the declared maximum, the run's page
-limit (both clamped to ``NUM_LIMIT - 1``), the recency scale ``S / 4096``
+The memory header gives the initial pages, the declared maximum (in two
+fields), the run's page limit (clamped to ``NUM_LIMIT - 1``), the recency scale ``S / 4096``
 of the memory keys, and where the memory image lies; the image is every byte
 from the lowest data segment offset (rounded down to 64) to the highest
 segment end, with the segments applied in order (the gaps are zeros, as in
@@ -116,6 +116,8 @@ def lay_out_memory(program: Program, code: list[Op], max_memory_pages: int | Non
         start, image = 0, b""
     s = scale(reach * L.PAGE)
     cap = L.NUM_LIMIT - 1
-    header = (pages, min(declared, cap), min(limit, cap), s // L.MEM_SCALE_UNIT, 0,
-              start // L.MEM_DSTART_UNIT)
+    # a limit past the largest covered memory only matters past the declared maximum, where
+    # growth is refused first: clamping it changes no outcome
+    header = (pages, declared % L.NUM_LIMIT, declared // L.NUM_LIMIT, min(limit, cap),
+              s // L.MEM_SCALE_UNIT, 0, start // L.MEM_DSTART_UNIT)
     return MemoryLayout(header, image, start, min(s, L.MAX_POSITION))
