@@ -53,19 +53,23 @@ def model_card() -> str:
         "",
         f"**Coverage.** Of the profile `{PROFILE}` the executor runs the entry function's "
         "code with its structured control flow (`block`, `loop`, `if`/`else`, `br`, `br_if`, "
-        "`br_table`, branches that move one value, early `return`), globals, and the host "
-        "imports `input_i32`/`output_i32` with the `input_exhausted` trap. It refuses any "
-        "other program before decoding (`unsupported_opcode` naming the first uncovered "
-        "opcode, or `unsupported_operation` for start functions, segments, more than one "
-        "result or the size bounds). The covered lowered opcodes:",
+        "`br_table`, branches that move one value, early `return`), globals, linear memory "
+        f"of at most {L.MEM_MAX_PAGES} pages (loads and stores of every width and sign with "
+        "their static offsets, `memory.size`, `memory.grow` with the declared maximum and the "
+        "`memory_limit_exceeded` trap, data segments, the `memory_out_of_bounds` trap), and "
+        "the host imports `input_i32`/`output_i32` with the `input_exhausted` trap. It refuses "
+        "any other program before decoding (`unsupported_opcode` naming the first uncovered "
+        "opcode, or `unsupported_operation` for start functions, element segments, "
+        "instantiation traps, more than one result or the size bounds). The covered lowered "
+        "opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
         "`select`, wrap and the extensions. Refused: `br_table` entries that move values, "
         "calls (`call`, `call_indirect`; every function but the entry is unreachable "
-        "without them), memory (loads, stores, `memory.size`/`grow`, data segments), "
-        "`div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
+        "without them), memories that can grow past "
+        f"{L.MEM_MAX_PAGES} pages, `div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
         "",
         "### Residual features",
         "",

@@ -189,7 +189,8 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     # tokens, so the is_pay gate outweighs it
     big = L.ADDR_GATE * 2 * L.NUM_LIMIT
     mul_gate = _add(mul_addr, {"one": -L.ADDR_GATE - big, "is_pay": big, "f_mul": L.ADDR_GATE})
-    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 3")
+    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0},
+             f"an initial stack byte at position p writes p - {L.STACK_BASE}")
     lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
     lay.unit(pay_gate, {"one": 1.0}, {"sa": 1.0}, "payload byte j - 1 writes 8 * dst + j - 1")
     lay.unit(pay_gate, pay_addr, {"sa2": 1.0}, "... and its square")
