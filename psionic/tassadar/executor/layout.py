@@ -11,7 +11,8 @@ laid out as::
     n<record base> n<bound % 4096> n<bound // 4096> n<globals base> n<tables base>
     n<inputs base> n<number of inputs>     header, positions 0..6
     n<pages> n<declared max % 4096> n<declared max // 4096> n<limit> n<scale / 4096>
-    n<image base> n<image start / 64>      memory header, positions 7..13 (``memory.py``)
+    n<centre / 4096> n<image base> n<image start / 64>
+                                           memory header, positions 7..14 (``memory.py``)
     i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 7
     g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
     n.. (one per br_table entry)           branch tables: each br_table's targets, default last
@@ -39,9 +40,9 @@ IN_VOCAB = MEM_INIT_BASE + 256
 
 # record base, step bound (low, high), globals base, tables base, inputs base, inputs, then
 # the memory header: initial pages, declared maximum (mod 4096, // 4096), page limit, recency
-# scale / 4096, position of the memory image, its start address / 64
-MEM_HEADER = ("mem_pages", "mem_declared", "mem_declared_hi", "mem_limit", "mem_scale", "mem_dbase",
-              "mem_dstart")
+# scale / 4096, centre of the addresses / 4096, position of the memory image, its start / 64
+MEM_HEADER = ("mem_pages", "mem_declared", "mem_declared_hi", "mem_limit", "mem_scale",
+              "mem_center", "mem_dbase", "mem_dstart")
 MEM_HEADER_AT = {name: 7 + i for i, name in enumerate(MEM_HEADER)}
 HEADER = 7 + len(MEM_HEADER)
 STACK_BASE = HEADER  # position of stack byte 0
@@ -73,10 +74,10 @@ POS_GATE = float(1 << 25)  # larger than any position
 ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record
 
 # linear memory (``memory.py``): the latest write to byte address a has key
-# (2 S a, -S a^2 + pos) with the recency scale S > every position and S a^2 < 2^52, so the
-# covered memory and the run's positions share the 53 bits of a float64 score
+# (2 S a', -S a'^2 + pos), a' = a - centre, with the recency scale S > every position and
+# S a'^2 <= 2^52, so the covered memory and the run's positions share a float64's 53 bits
 PAGE = 65536
-MEM_MAX_PAGES = 4  # addresses below 2^18: S >= 2^16 positions
+MEM_MAX_PAGES = 4  # addresses below 2^18: |a'| <= 2^17, S >= 2^18 positions
 MEM_SCALE_UNIT = 4096  # the header holds S / 4096
 MEM_DSTART_UNIT = 64  # the header holds the image's start address / 64
 MEM_ADDR_GATE = float(1 << 38)  # larger than any address computed from src_c and an offset,

@@ -4,17 +4,21 @@ Memory is the token history, like the stack. A store's payload byte ``j``
 (0-based) is a write of byte address ``ea + j``, where ``ea`` is the address
 operand plus the static offset; an ``m..`` token of the prompt's memory image
 is a write of its address (the data segments: older than every trace token).
-Every writing token carries the key ``(2 S a, -S a^2 + pos)``; a load queries
-``(ea + j, 1)`` for its byte ``j`` and the score ``S (q^2 - (a - q)^2) - S q^2
-+ pos`` is maximal at the newest write of address ``q`` (``S`` exceeds every
-position). An address never written is found as a write of another address:
-the head also reads that token's address, and a hat of the difference gates
-the byte to 0. Tokens that write no memory have address ``-1``.
+Every writing token carries the key ``(2 S a', -S a'^2 + pos)`` with the
+address centred, ``a' = a - c`` (``c`` half the largest reachable memory); a
+load queries ``(q', 1)``, ``q' = ea + j - c``, for its byte ``j`` and the score
+``S (q'^2 - (a' - q')^2) + pos`` is maximal at the newest write of address
+``q`` (``S`` exceeds every position). Tokens that write no memory have the key
+``(0, -S + pos)``, below every write of the queried address. An address
+never written is found as a write of another address (or as no write): the
+head also reads that token's uncentred address (``-1`` on tokens that write
+none), and a hat of the difference gates the byte to 0.
 
 ``S`` is a run-time value from the prompt's header: the largest power of two
-with ``S * size^2 <= 2^52`` for the largest memory the program can reach (at
-most ``MEM_MAX_PAGES`` pages), so every score is an exact float64 integer and
-the run may use ``S`` positions (``prompt.py`` bounds the decode).
+with ``S * (size / 2)^2 <= 2^52`` for the largest memory the program can reach
+(at most ``MEM_MAX_PAGES`` pages), so every score that can win is an exact
+float64 integer and the run may use ``S`` positions (``prompt.py`` bounds the
+decode).
 
 The memory size in pages is a latest-write register too: header field
 ``mem_pages`` writes the initial size, and a ``memory.grow`` that succeeds
@@ -39,7 +43,8 @@ from psionic.tassadar.executor.circuit import Circuit, Layer
 
 J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step (compiler.J)
 POSITION_KEY = ({"pos": 2.0}, {"pos2": -1.0})  # score 2 p pos - pos^2: maximal at pos = p
-ADDRESS_KEY = ({"mem_sma": 2.0}, {"mem_sma2": -1.0, "pos": 1.0})  # latest write to an address
+ADDRESS_KEY = ({"mem_sac": 2.0}, {"mem_sac2": -1.0, "pos": 1.0})  # latest write to an address
+CENTRE = {"mem_center": -float(L.MEM_SCALE_UNIT)}  # minus the centre of the addresses
 OPERAND = {"c0": 1.0, "c1": 256.0, "c2": 65536.0, "c3": float(1 << 24)}  # src_c, unsigned
 OFFSET = {"mem_off_lo": 1.0, "mem_off_hi": 4096.0}
 
@@ -65,11 +70,12 @@ def _step(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
 
 
 def header(c: Circuit, lay: Layer) -> None:
-    """Layer 1: the memory header fields (positions 8..13)."""
+    """Layer 1: the memory header fields (positions 8..14)."""
     docs = {"mem_declared": "the module's declared maximum pages mod 4096 (growth past it "
             "returns -1)", "mem_declared_hi": "the declared maximum pages // 4096",
             "mem_limit": "the run's page limit (growth past it traps)",
             "mem_scale": "recency scale S of the memory keys, divided by 4096",
+            "mem_center": "centre of the memory keys' addresses, divided by 4096",
             "mem_dbase": "position of the first byte of the memory image",
             "mem_dstart": "address of the memory image's first byte, divided by 64"}
     for name in L.MEM_HEADER[1:]:  # the initial size is a write of the size register instead
@@ -100,24 +106,28 @@ def addresses(c: Circuit, lay: Layer) -> None:
     c.feature("mem_ea", "src_c (unsigned) plus the static offset: a load's or store's effective "
               "address, memory.grow's delta")
     c.feature("mem_ma", "memory byte address this token writes (-1: none)")
-    c.feature("mem_ma2", "its square")
+    c.feature("mem_ac", "that address minus the centre (0 on tokens that write none)")
+    c.feature("mem_ac2", "its square (1 on tokens that write none)")
     ea = _plus(OPERAND, OFFSET)
     lay.unit({"one": 1.0}, ea, {"mem_ea": 1.0}, "mem_ea = c0 + 256 c1 + 65536 c2 + 2^24 c3 + offset")
     big = L.MEM_ADDR_GATE
     store = _plus(ea, J, const=-1.0)  # payload byte j - 1 of a store
-    store_gate = _plus(store, {"is_store": big, "is_pay": big}, const=-2 * big)
-    lay.unit(store_gate, {"one": 1.0}, {"mem_ma": 1.0},
-             "a store's payload byte j - 1 writes address ea + j - 1")
-    lay.unit(store_gate, store, {"mem_ma2": 1.0}, "... and its square")
     image = {"mem_dstart": float(L.MEM_DSTART_UNIT), "pos": 1.0, "mem_dbase": -1.0}
-    image_gate = _plus(image, {"mem_data": L.POS_GATE}, const=-L.POS_GATE)
-    lay.unit(image_gate, {"one": 1.0}, {"mem_ma": 1.0},
-             "a memory image byte at position p writes 64 dstart + p - dbase")
-    lay.unit(image_gate, image, {"mem_ma2": 1.0}, "... and its square")
-    lay.unit({"one": 1.0}, {"one": 1.0, "mem_data": -1.0}, {"mem_ma": -1.0, "mem_ma2": 1.0},
-             "every other token writes no memory: address -1 (below every query) ...")
+    for addr, off, what in ((store, {"is_store": big, "is_pay": big, "one": -2 * big},
+                             "a store's payload byte j - 1 writes address ea + j - 1"),
+                            (image, {"mem_data": big, "one": -big},
+                             "a memory image byte at position p writes 64 dstart + p - dbase")):
+        lay.unit(_plus(addr, off), {"one": 1.0}, {"mem_ma": 1.0}, what)
+        centred = _plus(addr, CENTRE)
+        back = {k: -v for k, v in centred.items()}
+        lay.unit(_plus(centred, off), {"one": 1.0}, {"mem_ac": 1.0}, "... centred: relu(d) ...")
+        lay.unit(_plus(back, off), {"one": 1.0}, {"mem_ac": -1.0}, "... - relu(-d)")
+        lay.unit(_plus(centred, off), centred, {"mem_ac2": 1.0}, "... squared: relu(d) d ...")
+        lay.unit(_plus(back, off), back, {"mem_ac2": 1.0}, "... + relu(-d) (-d)")
+    lay.unit({"one": 1.0}, {"one": 1.0, "mem_data": -1.0}, {"mem_ma": -1.0, "mem_ac2": 1.0},
+             "every other token writes no memory: address -1, key (0, -S + pos) ...")
     lay.unit({"is_store": 1.0, "is_pay": 1.0, "one": -1.0}, {"one": 1.0},
-             {"mem_ma": 1.0, "mem_ma2": -1.0}, "... except a store's payload bytes")
+             {"mem_ma": 1.0, "mem_ac2": -1.0}, "... except a store's payload bytes")
 
 
 def lookups(c: Circuit, columns: Layer, floor: Layer, last: Layer) -> None:
@@ -127,11 +137,11 @@ def lookups(c: Circuit, columns: Layer, floor: Layer, last: Layer) -> None:
               "overwrites its address slot)")
     columns.head("mem_mark", ({"mpos": 1.0}, {"one": 1.0}), POSITION_KEY,
                  (("mem_ea", "mem_ea_m"),), "reads mem_ea at the step's opcode token (position mpos)")
-    c.feature("mem_sma", "S * mem_ma: the first coordinate of the memory key, halved")
-    c.feature("mem_sma2", "S * mem_ma^2")
+    c.feature("mem_sac", "S * mem_ac: the first coordinate of the memory key, halved")
+    c.feature("mem_sac2", "S * mem_ac2")
     scale = {"mem_scale": float(L.MEM_SCALE_UNIT)}
-    columns.unit(scale, {"mem_ma": 1.0}, {"mem_sma": 1.0}, "S * mem_ma (ReGLU product, S > 0)")
-    columns.unit(scale, {"mem_ma2": 1.0}, {"mem_sma2": 1.0}, "S * mem_ma^2 (ReGLU product)")
+    columns.unit(scale, {"mem_ac": 1.0}, {"mem_sac": 1.0}, "S * mem_ac (ReGLU product, S > 0)")
+    columns.unit(scale, {"mem_ac2": 1.0}, {"mem_sac2": 1.0}, "S * mem_ac2 (ReGLU product)")
     _size_writes(c, columns)
     _reads(c, floor)
     _next_token(last)
@@ -165,10 +175,10 @@ def _reads(c: Circuit, floor: Layer) -> None:
                               ("top", top_q, "byte ea + n - 1 (a load's sign byte)")):
         c.feature(f"mem_{name}_v", f"the newest value written to memory {what}")
         c.feature(f"mem_{name}_a", "the address that token writes (equal when it was written)")
-        floor.head(f"mem_{name}", (query, {"one": 1.0}), ADDRESS_KEY,
+        floor.head(f"mem_{name}", (_plus(query, CENTRE), {"one": 1.0}), ADDRESS_KEY,
                    (("val", f"mem_{name}_v"), ("mem_ma", f"mem_{name}_a")),
-                   f"latest write to memory {what}: score S(2 a q - a^2) + pos, maximal at "
-                   "a = q, newest first")
+                   f"latest write to memory {what}: score S(2 a' q' - a'^2) + pos (centred "
+                   "addresses), maximal at a = q, newest first")
         c.feature(f"mem_{name}_hit", f"[the {name} read found a write of its own address]")
         _hat(floor, _plus({f"mem_{name}_a": 1.0}, {k: -v for k, v in query.items()}),
              f"mem_{name}_hit", f"mem_{name}_hit: hat of the found address minus the query")

@@ -16,11 +16,12 @@ trap on every address, as every covered memory is smaller.
 
 The memory header gives the initial pages, the declared maximum (in two
 fields), the run's page limit (clamped to ``NUM_LIMIT - 1``), the recency scale ``S / 4096``
-of the memory keys, and where the memory image lies; the image is every byte
+of the memory keys, the centre of the keys' addresses (half the largest
+reachable memory) ``/ 4096``, and where the memory image lies; the image is every byte
 from the lowest data segment offset (rounded down to 64) to the highest
 segment end, with the segments applied in order (the gaps are zeros, as in
-memory). ``S`` is the largest power of two with ``S * bytes^2 <= 2^52`` for
-the largest memory the run can reach; the decode may use ``S`` positions.
+memory). ``S`` is the largest power of two with ``S * (bytes / 2)^2 <= 2^52``
+for the largest memory the run can reach; the decode may use ``S`` positions.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ class MemoryLayout:
 
 
 def scale(max_bytes: int) -> int:
-    """The largest power of two ``S <= 2^22`` with ``S * max_bytes^2 <= 2^52``."""
+    """The largest power of two ``S <= 2^22`` with ``S * (max_bytes / 2)^2 <= 2^52``: addresses
+    centred on ``max_bytes / 2`` are at most that far from the centre."""
+    half = max_bytes // 2
     s = 1
-    while s < MAX_SCALE and 2 * s * max_bytes * max_bytes <= 1 << SCORE_BITS:
+    while s < MAX_SCALE and 2 * s * half * half <= 1 << SCORE_BITS:
         s *= 2
     return s
 
@@ -118,6 +121,7 @@ def lay_out_memory(program: Program, code: list[Op], max_memory_pages: int | Non
     cap = L.NUM_LIMIT - 1
     # a limit past the largest covered memory only matters past the declared maximum, where
     # growth is refused first: clamping it changes no outcome
+    centre = reach * L.PAGE // 2 // L.MEM_SCALE_UNIT
     header = (pages, declared % L.NUM_LIMIT, declared // L.NUM_LIMIT, min(limit, cap),
-              s // L.MEM_SCALE_UNIT, 0, start // L.MEM_DSTART_UNIT)
+              s // L.MEM_SCALE_UNIT, centre, 0, start // L.MEM_DSTART_UNIT)
     return MemoryLayout(header, image, start, min(s, L.MAX_POSITION))

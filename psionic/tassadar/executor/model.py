@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:61f6e82fb4c16fa6c620784be5c22303ccf04a89a6fcb64dc824bfef939206c5"
+WEIGHTS_DIGEST = "sha256:0e47b9f33f559f6256ab990e69da12189b218c4f51117939203a5b23c02f0e35"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
