@@ -35,5 +35,5 @@ def test_tampered_weights_are_refused(tmp_path) -> None:
 def test_weights_are_universal_and_small() -> None:
     # one file for every program; as deep as Percepta's 7 layers (it is wider: the card says)
     model = Model.load()
-    assert WEIGHTS_PATH.stat().st_size < 2_000_000
+    assert WEIGHTS_PATH.stat().st_size < 3_000_000
     assert model.n_layers <= 7
