@@ -16,6 +16,7 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
 
+from .markers import HAS_CLANG
 from .memprog import memory_program
 
 
@@ -112,6 +113,24 @@ def test_memory_sum_decodes_exactly(lookup: str) -> None:
     ref = Machine(program.program).run(w.entry, w.args)
     out = decode_compiled(program, w.entry, list(w.args), [], None, lookup=lookup)
     assert list(out.tokens) == list(ref.tokens) and out.memory == ref.memory
+
+
+# C at -O2 whose entry needs memory but no call or division
+C_WORKLOADS = ("strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("name", C_WORKLOADS)
+def test_c_workloads_with_memory_decode_exactly_in_hull_mode(name: str) -> None:
+    if not HAS_CLANG:
+        pytest.skip("no clang")
+    w = WORKLOADS[name]
+    program = load(w.path)
+    ref = Machine(program.program, w.inputs).run(w.entry, w.args)
+    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None, lookup="hull")
+    assert list(out.tokens) == list(ref.tokens)
+    assert (out.result, out.trap, out.memory) == (ref.result, ref.trap, ref.memory)
 
 
 def test_the_recency_scale_leaves_every_score_exact() -> None:
