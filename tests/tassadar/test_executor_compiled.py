@@ -54,6 +54,9 @@ def test_all_generated_programs_match_the_reference(lookup: str) -> None:
     _generated(lookup, range(150))
 
 
+DEFAULT_RUN_TOKENS = 60_000  # longer traces: test_executor_memory's slow C workload tests
+
+
 def test_corpus_workloads_match_the_reference() -> None:
     decoded = []
     for w in WORKLOADS.values():
@@ -61,7 +64,7 @@ def test_corpus_workloads_match_the_reference() -> None:
             continue
         program = load(w.path)
         ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-        if len(ref.tokens) > 60_000:  # ackermann, fib_c: minutes and gigabytes of hulls
+        if len(ref.tokens) > DEFAULT_RUN_TOKENS:  # ackermann, fib_c, the C programs with memory: slow tests
             continue
         try:
             out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None)

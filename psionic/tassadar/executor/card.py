@@ -56,21 +56,24 @@ def model_card() -> str:
         "`br`, `br_if`, `br_table`, branches that move one value, early `return`), calls "
         "(`call`, `call_indirect` through the table with its `table_out_of_bounds`, "
         "`indirect_call_to_null` and `indirect_call_type_mismatch` traps, recursion, the "
-        "`call_depth_exceeded` trap; locals and parameters in per-call frames), globals, and "
-        "the host imports `input_i32`/`output_i32` with the `input_exhausted` trap. It "
-        "refuses any other program before decoding (`unsupported_opcode` naming the first "
-        "uncovered opcode, or `unsupported_operation` for start functions, data segments, "
-        "calls of the entry function, host imports in the table, more than one result or "
-        "the size bounds), and a run whose call stack passes the executor's exact range "
-        f"({L.MAX_SLOTS} stack slots, {L.MAX_DEPTH} frames) when it gets there. The covered "
-        "lowered opcodes:",
+        "`call_depth_exceeded` trap; locals and parameters in per-call frames), globals, "
+        f"linear memory of at most {L.MEM_MAX_PAGES} pages (loads and stores of every width "
+        "and sign with their static offsets, `memory.size`, `memory.grow` with the declared "
+        "maximum and the `memory_limit_exceeded` trap, data segments, the "
+        "`memory_out_of_bounds` trap), and the host imports `input_i32`/`output_i32` with the "
+        "`input_exhausted` trap. It refuses any other program before decoding "
+        "(`unsupported_opcode` naming the first uncovered opcode, or `unsupported_operation` "
+        "for start functions, instantiation traps, calls of the entry function, host imports "
+        "in the table, more than one result or the size bounds), and a run whose call stack "
+        f"passes the executor's exact range ({L.MAX_SLOTS} stack slots, {L.MAX_DEPTH} frames) "
+        "when it gets there. The covered lowered opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap and the extensions. Refused: `br_table` entries that move different values, "
-        "memory (loads, stores, `memory.size`/`grow`, data segments), "
-        "`div`/`rem` and their traps, rotations, counts, i64 `mul`, shifts and comparisons.",
+        "`select`, wrap and the extensions. Refused: `br_table` entries that move different "
+        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, `div`/`rem` and their "
+        "traps, rotations, counts, i64 `mul`, shifts and comparisons.",
         "",
         "### Residual features",
         "",

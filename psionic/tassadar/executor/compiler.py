@@ -30,7 +30,7 @@ Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4608
+>>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4864
 (9, True)
 """
 
@@ -43,6 +43,7 @@ import numpy as np
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import frames
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor import memory
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
 INPUTS = {
@@ -62,6 +63,7 @@ INPUTS = {
     "fall_tok": "1 on br_if.fallthrough (a conditional step that writes nothing)",
     "is_in": "1 on host.input_i32 opcode tokens",
     **frames.INPUTS,
+    "mem_data": "1 on m.. (a byte of the initial memory image in the prompt)",
 }
 
 
@@ -114,6 +116,7 @@ def _where(c: Circuit) -> None:
         lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", name),),
                  f"reads the prompt token at position {at} (score 2*{at}*pos - pos^2)")
+    memory.header(c, lay)
     c.feature("prev_mcarry", "mcarry of the token before this one")
     lay.head("previous_token", ({"pos": 1.0, "one": -1.0}, {"one": 1.0}),
              ({"pos": 2.0}, {"pos2": -1.0}), (("mcarry", "prev_mcarry"),),
@@ -173,6 +176,7 @@ def _what(c: Circuit) -> None:
         lay.head(f"next_record_{name}", (_add(following, const=float(L.FIELD[name])),
                                          {"one": 1.0}), key, (("val", feat),),
                  f"reads field {name} of the record of pc + 1 (the next step, unless this one jumps)")
+    memory.fields(c, lay, current)
     _keys_and_indicators(c, lay)
     frames.what(c, lay, current)
 
@@ -187,7 +191,8 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
     # payload bytes write frame slots: their keys wait for the exact frame base
     # (frames.payload_keys, in the second frame layer)
-    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0}, "an initial stack byte at position p writes p - 3")
+    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0},
+             f"an initial stack byte at position p writes p - {L.STACK_BASE}")
     lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
     g_addr = {"pos": 1.0, "gbase": -1.0, "one": 8.0 * L.GLOBAL_SLOT}
     g_gate = _add(g_addr, {"one": -L.POS_GATE, "is_ginit": L.POS_GATE})
@@ -272,6 +277,7 @@ def _operands(c: Circuit) -> None:
              {"tidx": -1.0}, "... with index = c0 + 256 c1 + 65536 c2 + 2^24 c3 (unsigned)")
     _dispatch(lay)
     frames.operands(c, lay)
+    memory.addresses(c, lay)
     _whole_operands(c, lay)
 
 
@@ -295,6 +301,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     last = c.layer()
     frames.columns(c, columns)
     frames.floor(floor)
+    memory.lookups(c, columns, floor, last)
     c.feature("tt", "br_table: the target stored at entry tidx of the step's table")
     columns.head("table_entry", (_add({"tbase": 1.0, "f_target": 1.0, "tidx": 1.0}), {"one": 1.0}),
                  ({"pos": 2.0}, {"pos2": -1.0}), (("val", "tt"),),
@@ -586,6 +593,7 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
     for v in range(256):
         e[L.GLOBAL_INIT_BASE + v, idx["is_ginit"]] = 1.0
         e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
+    memory.embed(e, idx)
     return e
 
 

@@ -27,6 +27,7 @@ from psionic.tassadar.executor import hull_attention as _hull_modes  # noqa: F40
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.attention import MODES, AttentionFactory, LinearAttention
 from psionic.tassadar.executor.call_records import check_capacity
+from psionic.tassadar.executor.memory_readback import final_memory
 from psionic.tassadar.executor.model import Model, Session
 from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import LoadedProgram
@@ -108,7 +109,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
                      getattr(limits, "max_call_depth", L.MAX_DEPTH))
     model = model or default_model()
     # a step is at most MAX_STEP_TOKENS tokens, and the model traps when the bound is spent
-    budget = min(L.MAX_POSITION - len(prompt.tokens), MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
+    budget = min(prompt.position_bound - len(prompt.tokens),
+                 MAX_STEP_TOKENS * (prompt.steps_bound + 1) + 2)
     gen = (generator(model, prompt.tokens, budget) if generator is not None
            else generate(model, prompt.tokens, budget, MODES[attention]))
     tokens = gen.tokens
@@ -137,10 +139,9 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
         pc = step.target if step.target is not None else pc + 1
     outputs = tuple(_signed(int.from_bytes(step.value_bytes(), "little"), 32)
                     for step in trace.steps if step.op == "host.output_i32" and step.payload)
-    pages = module.memory.minimum if module.memory else 0
     return ExecutorOutcome(
         result=result, outputs=outputs, trap=trap, steps=len(trace.steps),
-        tokens=array("H", tokens), memory=bytes(pages * PAGE),
+        tokens=array("H", tokens), memory=final_memory(prompt, module, trace.steps),
         globals=tuple(final), prompt_tokens=len(prompt.tokens),
         prefill_seconds=round(gen.prefill_seconds, 6), decode_seconds=round(gen.decode_seconds, 6),
     )

@@ -4,15 +4,20 @@ The model reads tokens from an *input* vocabulary that extends the trace
 vocabulary (``tassadar.trace.v2``, whose ids it also emits) with prompt-only
 tokens: ``i<v>`` (one byte of an initial stack slot: an argument or a
 declared local), ``g<v>`` (one byte of a global's initial value) and ``n<v>``
-(a small number in a header or instruction-record field). The prompt is
+(a small number in a header or instruction-record field) and ``m<v>`` (one
+byte of the initial memory image laid out from the data segments). The prompt is
 laid out as::
 
     n<record base> n<bound % 4096> n<bound // 4096> n<globals base> n<tables base>
     n<inputs base> n<number of inputs>     header, positions 0..6
+    n<pages> n<declared max % 4096> n<declared max // 4096> n<limit> n<scale / 4096>
+    n<centre / 4096> n<image base> n<image start / 64>
+                                           memory header, positions 7..14 (``memory.py``)
     i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 7
     g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
     n.. (one per br_table entry)           branch tables: each br_table's targets, default last
     n.. (4 per input)                      the run's inputs for host.input_i32, bytes low first
+    m.. (1 per byte)                       the data segments' initial memory image
     n.. (RECORD per record)                the record of pc p at record base + RECORD * p
     p<entry pc>                            a target token: decoding starts after it
 
@@ -30,9 +35,16 @@ INIT_BASE = OUT_VOCAB  # i0 .. i255
 NUM_BASE = INIT_BASE + 256  # n0 .. n(NUM_LIMIT - 1)
 NUM_LIMIT = 4096
 GLOBAL_INIT_BASE = NUM_BASE + NUM_LIMIT  # g0 .. g255
-IN_VOCAB = GLOBAL_INIT_BASE + 256
+MEM_INIT_BASE = GLOBAL_INIT_BASE + 256  # m0 .. m255: initial memory bytes (data segments)
+IN_VOCAB = MEM_INIT_BASE + 256
 
-HEADER = 7  # record base, step bound (low, high), globals base, tables base, inputs base, inputs
+# record base, step bound (low, high), globals base, tables base, inputs base, inputs, then
+# the memory header: initial pages, declared maximum (mod 4096, // 4096), page limit, recency
+# scale / 4096, centre of the addresses / 4096, position of the memory image, its start / 64
+MEM_HEADER = ("mem_pages", "mem_declared", "mem_declared_hi", "mem_limit", "mem_scale",
+              "mem_center", "mem_dbase", "mem_dstart")
+MEM_HEADER_AT = {name: 7 + i for i, name in enumerate(MEM_HEADER)}
+HEADER = 7 + len(MEM_HEADER)
 STACK_BASE = HEADER  # position of stack byte 0
 GLOBAL_SLOT = 1000  # global g lives in stack slot GLOBAL_SLOT + g (bytes 8 * (1000 + g) + k)
 SINK_SLOT = 999  # host.output_i32 writes its bytes here: a slot no program reads
@@ -51,7 +63,7 @@ RECORD = len(FIELDS)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 BITWISE = ("and", "or", "xor")
 KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
-         "br_table", "input")
+         "br_table", "input", "load", "store", "msize", "mgrow")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)
@@ -64,3 +76,14 @@ WIDE_GATE = float(1 << 34)  # larger than any difference of two i32 values
 POS_GATE = float(1 << 25)  # larger than any position
 ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record
 MAX_DEPTH = 8191  # call depth the frame heads address exactly (2 M d q < 2^51)
+
+# linear memory (``memory.py``): the latest write to byte address a has key
+# (2 S a', -S a'^2 + pos), a' = a - centre, with the recency scale S > every position and
+# S a'^2 <= 2^52, so the covered memory and the run's positions share a float64's 53 bits
+PAGE = 65536
+MEM_MAX_PAGES = 4  # addresses below 2^18: |a'| <= 2^17, S >= 2^18 positions
+MEM_SCALE_UNIT = 4096  # the header holds S / 4096
+MEM_DSTART_UNIT = 64  # the header holds the image's start address / 64
+MEM_ADDR_GATE = float(1 << 38)  # larger than any address computed from src_c and an offset,
+# also from the n.. values (< 4096 each) that prompt tokens read as operand bytes
+MEM_OFFSET_CLAMP = MEM_MAX_PAGES * PAGE + 1  # a larger static offset traps like this one

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor import memory_layout as ML
 from psionic.tassadar.executor.call_records import (
     CallLayout,
     call_fields,
@@ -209,7 +210,7 @@ RECORDS = {
     **{name: _extend for name in _EXTEND},
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
-    "call": _call, "call_indirect": _call,
+    "call": _call, "call_indirect": _call, **ML.RECORDS,
 }
 # the record's opcode field: the first variant of a conditional step
 _OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}
@@ -226,14 +227,13 @@ class Prompt:
     result_widths: tuple[int, ...]
     steps_bound: int  # the step bound the header carries
     calls: CallLayout  # frame deltas and sizes (the decoded run's capacity check)
+    position_bound: int = L.MAX_POSITION  # positions the run may use (memory keys: fewer)
 
 
 def _refuse_module(program: Program, entry: int) -> None:
     m = program.module
     if m.start is not None:
         raise UnsupportedOperation("the executor does not cover start functions")
-    if m.datas:
-        raise UnsupportedOperation("the executor does not cover data segments")
     # imports are the host ABI's (the decoder refuses others); calls to them are host steps
 
 
@@ -305,21 +305,29 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     tbase = gbase + len(globals_init)
     ibase = tbase + len(tables)
     input_bytes = [(int(v) >> (8 * k)) & 0xFF for v in inputs for k in range(4)]
+    memory = ML.lay_out_memory(program, ops, max_memory_pages)
+    dbase = ibase + len(input_bytes)
+    image = memory.image if memory else b""
     # the frame base is found by a read at the position equal to it (frames.py): with calls,
     # the prompt is at least as long as the stack is deep
     pad = 0
     if calls.deltas:
-        pad = max(0, L.MAX_SLOTS + 2 - (ibase + len(input_bytes) + L.RECORD * (len(program.code) + 2) + 1))
-    rec_base = ibase + len(input_bytes) + pad + L.RECORD  # the record of pc 0
+        pad = max(0, L.MAX_SLOTS + 2 - (dbase + len(image) + L.RECORD * (len(program.code) + 2) + 1))
+    rec_base = dbase + len(image) + pad + L.RECORD  # the record of pc 0
     if rec_base >= L.NUM_LIMIT:
         raise UnsupportedOperation("the executor's prompt header cannot address this many "
                                    "locals, globals, branch table entries and inputs")
     # positions stay below 2^24, so no run reaches a larger bound before the position bound
     bound = min(max_steps, L.NUM_LIMIT * L.NUM_LIMIT - 1)
     header = [rec_base, bound % L.NUM_LIMIT, bound // L.NUM_LIMIT, gbase, tbase, ibase, len(inputs)]
-    tokens = [L.NUM_BASE + v for v in header] + init + globals_init
-    tokens += [L.NUM_BASE + v for v in tables + input_bytes + [0] * pad]
+    mem_header = list(memory.header) if memory else [0] * len(L.MEM_HEADER)
+    mem_header[L.MEM_HEADER.index("mem_dbase")] = dbase
+    tokens = [L.NUM_BASE + v for v in header + mem_header] + init + globals_init
+    tokens += [L.NUM_BASE + v for v in tables + input_bytes]
+    tokens += [L.MEM_INIT_BASE + b for b in image]
+    tokens += [L.NUM_BASE] * pad
     entry_pc = cf.pc
     tokens += [L.NUM_BASE + v for v in records] + [tr.target_token(entry_pc)]
     return Prompt(tuple(tokens), tuple(program.code), entry_pc,
-                  tuple(WIDTH[t] for t in ftype.results), bound, calls)
+                  tuple(WIDTH[t] for t in ftype.results), bound, calls,
+                  memory.position_bound if memory else L.MAX_POSITION)
