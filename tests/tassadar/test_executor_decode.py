@@ -157,7 +157,7 @@ DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_ex
            "fib_iter", "tee_drop_nop", "trap_unreachable", "collatz_state", "io_transform",
            "io_prefix_sums", "trap_input", "memory_widths", "memory_grow", "data_checksum",
            "trap_oob", "memory_sum", "strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c",
-           "sieve_c"}
+           "sieve_c", "binary_search_c"}
 
 
 def _corpus(long: bool) -> None:
