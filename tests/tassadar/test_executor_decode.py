@@ -166,7 +166,8 @@ DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_ex
            "call_indirect_ops", "trap_indirect", "trap_indirect_null", "trap_indirect_oob",
            "function_label_branches", "br_table_switch", "br_table_values", "if_else_classify",
            "nqueens_c", "memory_widths", "memory_grow", "data_checksum", "trap_oob",
-           "memory_sum", "strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_c"}
+           "memory_sum", "strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_c",
+           "binary_search_c"}
 # too long for the O(n) decode: ackermann (101k tokens) is compared in hull mode
 # (test_executor_frames), fib_c (1.4M) nowhere yet
 LINEAR_TOO_LONG = {"ackermann", "fib_c"}

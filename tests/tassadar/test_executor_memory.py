@@ -122,7 +122,8 @@ def test_memory_sum_decodes_exactly(lookup: str) -> None:
 
 
 # C at -O2 whose entry needs memory but no call or division
-C_WORKLOADS = ("strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_c")
+C_WORKLOADS = ("strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_c",
+               "binary_search_c")
 
 
 @pytest.mark.slow
