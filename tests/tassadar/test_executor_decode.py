@@ -152,7 +152,7 @@ QUICK_TOKENS = 4000
 # the workloads the executor decodes token-exact; every other one is refused by name
 DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_extend", "sum_loop",
            "fib_iter", "tee_drop_nop", "trap_unreachable", "collatz_state", "io_transform",
-           "io_prefix_sums", "trap_input"}
+           "io_prefix_sums", "trap_input", "trap_div_zero", "trap_overflow", "nested_loops"}
 
 
 def _corpus(long: bool) -> None:

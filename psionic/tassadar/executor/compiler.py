@@ -1,4 +1,4 @@
-"""The weight compiler: one universal transformer that emits ``tassadar.trace.v2`` traces.
+"""The weight compiler: one universal transformer that emits ``tassadar.trace.v3`` traces.
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import divide
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
@@ -58,6 +59,7 @@ INPUTS = {
                 "if.else, else)",
     "fall_tok": "1 on br_if.fallthrough (a conditional step that writes nothing)",
     "is_in": "1 on host.input_i32 opcode tokens",
+    **divide.INPUTS,
 }
 
 
@@ -143,7 +145,7 @@ def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
               "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul",
               "ext_n": "f_ext_n", "ext_signed": "f_ext_signed", "target": "f_target",
-              "tlen": "f_tlen"}
+              "tlen": "f_tlen", "skip": "f_skip"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
@@ -178,7 +180,7 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
         c.feature(name, "0/1 indicator")
     init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
     init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
-    pay_addr = _add({"f_dst": 8.0}, J, const=-1.0)
+    pay_addr = _add({"f_dst": 8.0, "f_skip": -1.0}, J, const=-1.0)
     pay_gate = _add(pay_addr, {"one": -L.ADDR_GATE, "is_pay": L.ADDR_GATE, "f_mul": -L.ADDR_GATE})
     mul_addr = _add({"f_dst": 8.0, "pos": 0.5, "mpos": -0.5}, const=-0.5)
     # f_mul is a record field: 0/1 on trace tokens, any number below NUM_LIMIT on prompt
@@ -235,6 +237,7 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
           "has_after = [after >= 1] (not on a target token): the step ends the run")
     _step(lay, {"n": 1.0, "steps_lo": -1.0, "steps_hi": -4096.0, "one": 1.0}, "limit",
           "limit = [n >= steps_lo + 4096 steps_hi]: the step budget is spent")
+    divide.indicators(c, lay)
 
 
 def _operands(c: Circuit) -> None:
@@ -267,6 +270,7 @@ def _operands(c: Circuit) -> None:
              {"tidx": -1.0}, "... with index = c0 + 256 c1 + 65536 c2 + 2^24 c3 (unsigned)")
     _dispatch(lay)
     _whole_operands(c, lay)
+    divide.operands(c, lay)
 
 
 def _whole_operands(c: Circuit, lay: Layer) -> None:
@@ -307,6 +311,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     _shift_left(c, lay, columns, floor, last)
     _bitwise(c, lay, last)
     _multiply(c, lay, columns, floor, last)
+    divide.quotient(c, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
     unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
     signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})
@@ -575,6 +580,7 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
     for v in range(256):
         e[L.GLOBAL_INIT_BASE + v, idx["is_ginit"]] = 1.0
         e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
+    divide.embed(e, idx)
     return e
 
 

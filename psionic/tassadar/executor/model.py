@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:d2e812d262f9517b510689a2b5f860246dc1c36c146d1de2ae03292e3af66b34"
+WEIGHTS_DIGEST = "sha256:5daa053893104aa8dc52186cbe6d8e70448dadb87c37e94b3185258e5bacc2b6"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import divide
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.opcodes import WIDTH
 from psionic.tassadar.program import Op, Program
@@ -110,6 +111,10 @@ def _extend(op: Op, sp: int) -> Fields:
             "src_a": sp - 1, "dst": sp - 1}
 
 
+def _divide(op: Op, sp: int) -> Fields:
+    return divide.record(op.name, sp)
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -193,6 +198,7 @@ RECORDS = {
     **{name: _extend for name in _EXTEND},
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
+    **{f"i32.{kind}": _divide for kind in divide.KINDS},
 }
 # the record's opcode field: the first variant of a conditional step
 _OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}
