@@ -50,6 +50,9 @@ PROGRAMS = [straight_line(seed)[:2] for seed in range(8)] + [
      'local.get 0 local.get 1 i32.shr_u i32.xor))', (-0x12345678, 13)),
     # divisions: quotients with every byte set, remainders with every byte set, negated results
     *((DIVIDE, args) for args in ((0x7F6E5D4C, 3), (-0x7F6E5D4C, 0x40302010), (0x7F6E5D4C, -3))),
+    # i64: every operand byte of a product, and the wrapped bytes of a rotation
+    ('(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 i64.mul '
+     'local.get 0 local.get 1 i64.rotr i64.xor))', (-0x0123456789ABCDEF, 0x7EDCBA9876543219)),
     # control flow: a condition nonzero in one byte only picks the opcode token (if.then)
     *((COND, (1 << (8 * k),)) for k in range(4)),
     (LOOP, (3,)),

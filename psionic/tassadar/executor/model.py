@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:5daa053893104aa8dc52186cbe6d8e70448dadb87c37e94b3185258e5bacc2b6"
+WEIGHTS_DIGEST = "sha256:8824921be52eab4be4f0bcf73fe45b262d347213472db37bfbb484c0d75a5420"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
