@@ -153,7 +153,7 @@ QUICK_TOKENS = 4000
 DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_extend", "sum_loop",
            "fib_iter", "tee_drop_nop", "trap_unreachable", "collatz_state", "io_transform",
            "io_prefix_sums", "trap_input", "trap_div_zero", "trap_overflow", "nested_loops",
-           "factorial_i64", "shifts_wide"}
+           "factorial_i64", "shifts_wide", "bit_counts"}
 
 
 def _corpus(long: bool) -> None:
@@ -181,8 +181,8 @@ def _corpus(long: bool) -> None:
     ('(module (func $f (result i32) i32.const 1) (func (export "run") (result i32) call $f))',
      "call"),
     ('(module (memory 1) (func (export "run") (result i32) i32.const 0 i32.load))', "i32.load"),
-    ('(module (func (export "run") (param i32) (result i32) local.get 0 i32.popcnt))',
-     "i32.popcnt"),
+    ('(module (func (export "run") (param i64) (result i32) local.get 0 local.get 0 i64.lt_s))',
+     "i64.lt_s"),
     ('(module (func (export "run") (param i64) (result i64) local.get 0 local.get 0 i64.div_s))',
      "i64.div_s"),
 ])

@@ -62,13 +62,14 @@ def model_card() -> str:
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap, the extensions, `mul`, shifts and rotations. i32 "
+        "`select`, wrap, the extensions, `mul`, shifts, rotations and the counts "
+        "(`clz`, `ctz`, `popcnt`). i32 "
         "`div_s`/`div_u`/`rem_s`/`rem_u` run as restoring long division in scratch tokens "
         "(trace ABI 4.3) with both traps. "
         "Refused: `br_table` entries that move values, "
         "calls (`call`, `call_indirect`; every function but the entry is unreachable "
         "without them), memory (loads, stores, `memory.size`/`grow`, data segments), "
-        "i64 `div`/`rem`, counts (`clz`, `ctz`, `popcnt`), i64 comparisons and `eqz`.",
+        "i64 `div`/`rem`, i64 comparisons and `eqz`.",
         "",
         "### Residual features",
         "",

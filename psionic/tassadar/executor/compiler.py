@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import divide, shifts
+from psionic.tassadar.executor import counts, divide, shifts
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
@@ -312,6 +312,7 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     _bitwise(c, lay, last)
     _multiply(c, lay, columns, floor, last)
     divide.quotient(c, columns, floor, last)
+    counts.build(c, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
     unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
     signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})

@@ -49,7 +49,8 @@ RECORD = len(FIELDS)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 BITWISE = ("and", "or", "xor")
 KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
-         "br_table", "input", "div_u", "div_s", "rem_u", "rem_s", "rotl", "rotr")
+         "br_table", "input", "div_u", "div_s", "rem_u", "rem_s", "rotl", "rotr",
+         "clz", "ctz", "popcnt")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)

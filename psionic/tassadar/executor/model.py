@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:8824921be52eab4be4f0bcf73fe45b262d347213472db37bfbb484c0d75a5420"
+WEIGHTS_DIGEST = "sha256:4e9621f2d0341d0e68ff58b1f0822cc9e56ac2e45eeb32eeff0bac2b7337b264"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

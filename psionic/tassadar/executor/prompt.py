@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import divide
+from psionic.tassadar.executor import counts, divide
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.opcodes import WIDTH
 from psionic.tassadar.program import Op, Program
@@ -117,6 +117,10 @@ def _divide(op: Op, sp: int) -> Fields:
     return divide.record(op.name, sp)
 
 
+def _count(op: Op, sp: int) -> Fields:
+    return counts.record(op.name, sp)
+
+
 def _nothing(op: Op, sp: int) -> Fields:
     return {}
 
@@ -203,6 +207,7 @@ RECORDS = {
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
     **{f"i32.{kind}": _divide for kind in divide.KINDS},
+    **{f"{t}.{kind}": _count for t in ("i32", "i64") for kind in counts.KINDS},
 }
 # the record's opcode field: the first variant of a conditional step
 _OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}
