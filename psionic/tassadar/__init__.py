@@ -2,7 +2,7 @@
 
 This package holds the ingress (``.wasm``, ``.wat``, ``.c``), the decoder and
 validator for the profile ``tassadar.wasm.int.v1``, the reference interpreter,
-the trace ABI ``tassadar.trace.v2`` (docs/TASSADAR_TRACE_ABI.md), the workload
+the trace ABI ``tassadar.trace.v3`` (docs/TASSADAR_TRACE_ABI.md), the workload
 corpus and the reference benchmark.
 
 >>> from psionic.tassadar.ingress import load_wat

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from psionic.tassadar import trace as tr
 from psionic.tassadar.program import Op
-from psionic.tassadar.semantics import BINARY, M32, M64, UNARY, Trap, mul_tokens
+from psionic.tassadar.semantics import BINARY, M32, M64, UNARY, Trap, div_tokens, mul_tokens
 
 if TYPE_CHECKING:
     from psionic.tassadar.interpreter import Machine
@@ -164,6 +164,22 @@ def _mul(m: Machine, op: Op, pc: int) -> Step:
         S[-1] = (a * b) & mask
         T.append(tok)
         T.extend(mul_tokens(a, b, w, tr.MUL_CARRY))
+        return nxt
+
+    return step
+
+
+@handles(*(f"{t}.{op}" for t in ("i32", "i64") for op in ("div_s", "div_u", "rem_s", "rem_u")))
+def _div(m: Machine, op: Op, pc: int) -> Step:
+    S, T, nxt, tok = m.stack, m.tokens, pc + 1, tr.OP_ID[op.name]
+    w = 4 if op.name.startswith("i32") else 8
+    is_signed, remainder = op.name.endswith("_s"), ".rem" in op.name
+
+    def step() -> int:
+        T.append(tok)
+        b = S.pop()
+        payload, S[-1] = div_tokens(S[-1], b, w, is_signed, remainder, tr.DIV_SCRATCH)
+        T.extend(payload)
         return nxt
 
     return step

@@ -2,7 +2,7 @@
 
 ``Machine`` instantiates a ``Program`` (globals, memory, data and element
 segments), runs the start function and then one entry function, and records
-the ``tassadar.trace.v2`` tokens of every step. Bounds (steps, memory pages,
+the ``tassadar.trace.v3`` tokens of every step. Bounds (steps, memory pages,
 call depth) end a run with a typed trap, like any other trap.
 
 >>> from psionic.tassadar.ingress import load_wat

@@ -3,7 +3,7 @@
 Decode modes register under a name (``reference``: the interpreter;
 ``linear``: greedy decoding on the constructed executor with brute-force
 attention, ``psionic.tassadar.executor``). Every mode returns an
-``Outcome`` whose trace is in ``tassadar.trace.v2``, so reports and digests
+``Outcome`` whose trace is in ``tassadar.trace.v3``, so reports and digests
 compare across modes.
 
 >>> from psionic.tassadar.ingress import load_wat

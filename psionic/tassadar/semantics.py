@@ -175,3 +175,42 @@ def mul_tokens(a: int, b: int, nbytes: int, carry_base: int) -> list[int]:
         out.append(s & 0xFF)
         carry = s >> 8
     return out
+
+
+def div_tokens(a: int, b: int, nbytes: int, is_signed: bool, remainder: bool,
+               scratch_base: int) -> tuple[list[int], int]:
+    """A division's payload (trace ABI 4.3) and its result; raises ``Trap`` as Wasm does.
+
+    With ``x``, ``y`` the operands (signed or not), ``Q = |x| // |y|`` and
+    ``R = |x| % |y|``: the bytes of ``Q`` most significant first as scratch tokens
+    (``scratch_base + byte``), for a remainder then those of ``R``, then the result
+    ``X`` (``Q`` or ``R``) least significant byte first; a negative result is
+    emitted as the sum ``(~X) + 1`` with the carry flags of an addition.
+
+    >>> div_tokens(7, 2, 4, False, True, 1000)[0]
+    [1000, 1000, 1000, 1003, 1000, 1000, 1000, 1001, 1, 0, 0, 0]
+    >>> div_tokens(0xFFFFFFF9, 2, 4, True, False, 1000)[0][4:]
+    [253, 255, 255, 255]
+    """
+    bits = 8 * nbytes
+    mask = (1 << bits) - 1
+    if b == 0:
+        raise Trap("integer_divide_by_zero")
+    x, y = (signed(a, bits), signed(b, bits)) if is_signed else (a, b)
+    if is_signed and not remainder and x == -(1 << (bits - 1)) and y == -1:
+        raise Trap("integer_overflow")
+    q, r = abs(x) // abs(y), abs(x) % abs(y)
+    msb = range(nbytes - 1, -1, -1)
+    out = [scratch_base + (q >> (8 * k) & 0xFF) for k in msb]
+    if remainder:
+        out += [scratch_base + (r >> (8 * k) & 0xFF) for k in msb]
+        value, negative = r, x < 0
+    else:
+        value, negative = q, (x < 0) != (y < 0)
+    if not negative:
+        return out + list(value.to_bytes(nbytes, "little")), value
+    inverted = ~value & mask
+    total = inverted + 1
+    carries = (inverted ^ 1 ^ total) >> 8  # bit 8k: carry out of byte k
+    out += [(total >> (8 * k) & 0xFF) | (carries >> (8 * k) & 1) << 8 for k in range(nbytes)]
+    return out, total & mask

@@ -1,4 +1,4 @@
-"""The trace ABI ``tassadar.trace.v2``: vocabulary, step layout, encode/decode, digest.
+"""The trace ABI ``tassadar.trace.v3``: vocabulary, step layout, encode/decode, digest.
 
 A trace is the token sequence a run emits: per executed step, one opcode token
 and then the bytes that step writes (pushed values, stored bytes, moved
@@ -12,10 +12,13 @@ Token ids (fixed by the version):
   subtraction) carried (borrowed) out of it;
 - ``512..2559`` the carry between two bytes of a multiplication (0..2047);
 - ``2560`` ``halt``; then one token per trap kind; then one token per step opcode;
-- then ``p0 .. p4095``: the pc of the next step, the last token of a jumping step.
+- then ``p0 .. p4095``: the pc of the next step, the last token of a jumping step;
+- then ``q00 .. qff``: a division's scratch bytes (the magnitudes of its quotient
+  and remainder, most significant byte first), written nowhere.
 
-v2 is v1 plus the jump targets: every v1 id keeps its meaning, and a v1 trace
-is refused by ``require_abi`` (it lacks the targets, so it is not a v2 trace).
+v2 is v1 plus the jump targets; v3 is v2 plus the division scratch block, and
+a division's payload is its scratch bytes followed by its result (ABI 4.3).
+Every older id keeps its meaning; an older trace is refused by ``require_abi``.
 
 >>> t = Trace((TraceStep("i32.const", (7, 0, 0, 0)),), "halt")
 >>> decode(encode(t)) == t
@@ -35,8 +38,8 @@ from dataclasses import dataclass
 from psionic.core.errors import InvalidInput, UnsupportedVersion
 from psionic.tassadar import opcodes as oc
 
-ABI = "tassadar.trace.v2"
-OLDER_ABIS = ("tassadar.trace.v1",)  # earlier versions, refused by name
+ABI = "tassadar.trace.v3"
+OLDER_ABIS = ("tassadar.trace.v1", "tassadar.trace.v2")  # earlier versions, refused by name
 BYTE = 0
 CARRY_BYTE = 256
 MUL_CARRY = 512
@@ -108,6 +111,8 @@ def _names() -> tuple[str, ...]:
     names += [f"trap.{t}" for t in TRAPS]
     names += list(STEP_OPS)
     names += [f"p{n}" for n in range(PC_LIMIT)]
+    # --- appended by tassadar.trace.v3: division scratch bytes (ABI 4.3) ---
+    names += [f"q{v:02x}" for v in range(256)]
     return tuple(names)
 
 
@@ -119,6 +124,7 @@ OP_BASE = _IDS[STEP_OPS[0]]
 TRAP_ID = {t: _IDS[f"trap.{t}"] for t in TRAPS}
 OP_ID = {n: _IDS[n] for n in STEP_OPS}
 TARGET_BASE = _IDS["p0"]  # p<n> = TARGET_BASE + n
+DIV_SCRATCH = _IDS["q00"]  # q<v> = DIV_SCRATCH + v
 
 
 def target_token(pc: int) -> int:
@@ -138,7 +144,8 @@ def require_abi(abi: str) -> None:
     if abi in OLDER_ABIS:
         raise UnsupportedVersion(
             f"trace ABI {abi} is not read here: {ABI} adds the jump target of every jumping "
-            "step, which an older trace lacks; record the run again")
+            "step (v2) and a division's scratch bytes (v3), which an older trace lacks; record "
+            "the run again")
     raise UnsupportedVersion(f"unknown trace ABI {abi!r}; this reader takes {ABI}")
 
 
@@ -150,13 +157,14 @@ class TraceStep:
     payload: tuple[int, ...] = ()
 
     def value_bytes(self) -> bytes:
-        """The bytes written by the step, carry flags, multiplication carries and target removed."""
+        """The bytes written by the step, carry flags, multiplication carries, target and
+        division scratch removed."""
         return bytes(t & 0xFF for t in self.payload if t < MUL_CARRY)
 
     @property
     def target(self) -> int | None:
         """The pc this step jumps to (its last token), or None for a step that does not jump."""
-        if self.payload and self.payload[-1] >= TARGET_BASE:
+        if self.payload and TARGET_BASE <= self.payload[-1] < TARGET_BASE + PC_LIMIT:
             return self.payload[-1] - TARGET_BASE
         return None
 
@@ -180,7 +188,8 @@ def encode(trace: Trace) -> array:
         out.append(OP_ID[step.op])
         for t in step.payload:
             if not (0 <= t < len(VOCAB.names) and is_payload(t)):
-                raise InvalidInput(f"payload token {t} is not a byte, carry or target token of {ABI}")
+                raise InvalidInput(f"payload token {t} is not a byte, carry, target or scratch token "
+                                   f"of {ABI}")
         out.extend(step.payload)
     if trace.end == HALT:
         out.append(HALT_ID)

@@ -25,7 +25,7 @@ from psionic.tassadar import trace as tr
 from psionic.tassadar.interpreter import Limits
 from psionic.tassadar.opcodes import BY_NAME, CHAR_VALTYPE, I64, WIDTH
 from psionic.tassadar.program import Program
-from psionic.tassadar.semantics import BINARY, UNARY, Trap
+from psionic.tassadar.semantics import BINARY, UNARY, Trap, div_tokens
 
 PAGE = 65536
 HALT = -1
@@ -462,9 +462,15 @@ def _numeric(d: Deriver, op, pc, frame, nl, sp) -> int:
     result_w = WIDTH[CHAR_VALTYPE[info.pushes]]
     d._op(op.name)
     f = BINARY.get(op.name) or UNARY[op.name]
+    _, kind = op.name.split(".")
+    if kind in ("div_s", "div_u", "rem_s", "rem_u"):  # section 4.3: scratch, then the result
+        payload, r = div_tokens(*operands, result_w, kind.endswith("_s"), kind.startswith("rem"),
+                                tr.DIV_SCRATCH)
+        start = d._payload(payload, "division")
+        d._write_slot(sp - len(types), _bytes(r, result_w), start + len(payload) - result_w)
+        return pc + 1
     r = f(*operands)
     data = _bytes(r, result_w)
-    _, kind = op.name.split(".")
     payload = list(data)
     if kind in ("add", "sub"):  # section 4.2: the flag of byte k from the operands' low bytes
         a, b = operands

@@ -8,7 +8,7 @@ from pathlib import Path
 from psionic.tassadar import trace as tr
 from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Machine
-from psionic.tassadar.semantics import mul_tokens
+from psionic.tassadar.semantics import div_tokens, mul_tokens
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "TASSADAR_TRACE_ABI.md"
 
@@ -28,7 +28,15 @@ def test_doc_lists_the_vocabulary_in_id_order() -> None:
     assert [n for n in named if n in tr.TRAPS] == list(tr.TRAPS)
     assert f"The vocabulary has {len(tr.VOCAB)} tokens" in vocab
     assert f"| {tr.OP_BASE} .. {tr.TARGET_BASE - 1} | step opcodes |" in vocab
-    assert f"| {tr.TARGET_BASE} .. {len(tr.VOCAB) - 1} | `p0` .. `p{tr.PC_LIMIT - 1}` |" in vocab
+    assert f"| {tr.TARGET_BASE} .. {tr.DIV_SCRATCH - 1} | `p0` .. `p{tr.PC_LIMIT - 1}` |" in vocab
+    assert f"| {tr.DIV_SCRATCH} .. {len(tr.VOCAB) - 1} | `q00` .. `qff` |" in vocab
+
+
+def test_doc_division_example_is_what_the_semantics_emit() -> None:
+    section = _section("### 4.3 Division and remainder")
+    listed = re.search(r"emits\n?\s*`([a-z0-9 ]+)`", section).group(1).split()
+    payload, _ = div_tokens((-7) & 0xFFFFFFFF, 2, 4, True, True, tr.DIV_SCRATCH)
+    assert listed == [tr.VOCAB.name(t) for t in payload]
 
 
 def test_doc_example_is_what_the_interpreter_emits() -> None:

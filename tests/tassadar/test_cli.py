@@ -36,7 +36,7 @@ def test_run_json_carries_result_digests_and_receipt(capsys, tmp_path: Path) -> 
     assert receipt.artifacts == {"program": program.digest}
     assert receipt.manifest_digest == RuntimeManifest.current().digest
     saved = json.loads(trace_file.read_text())
-    assert saved["abi"] == "tassadar.trace.v2"
+    assert saved["abi"] == "tassadar.trace.v3"
     assert trace_digest(saved["tokens"]) == data["trace_digest"]
     assert len(saved["tokens"]) == data["tokens"]
     assert list(encode(decode(saved["tokens"]))) == saved["tokens"]

@@ -167,7 +167,8 @@ DECODED = {"const_arith", "straight_rounds_i32", "straight_rounds_i64", "wrap_ex
            "function_label_branches", "br_table_switch", "br_table_values", "if_else_classify",
            "nqueens_c", "memory_widths", "memory_grow", "data_checksum", "trap_oob",
            "memory_sum", "strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_c",
-           "binary_search_c"}
+           "binary_search_c", "trap_div_zero", "trap_overflow", "nested_loops", "factorial_i64", "shifts_wide",
+           "bit_counts"}
 # too long for the O(n) decode: ackermann (101k tokens) is compared in hull mode
 # (test_executor_frames), fib_c (1.4M) nowhere yet
 LINEAR_TOO_LONG = {"ackermann", "fib_c"}
@@ -196,12 +197,12 @@ def _corpus(long: bool) -> None:
 
 
 @pytest.mark.parametrize("wat,named", [
-    ('(module (func $f (result i32) i32.const 1 i32.const 2 i32.rotl) (func (export "run") '
-     '(result i32) call $f))', "i32.rotl"),  # in a function the entry calls
-    ('(module (func (export "run") (param i32) (result i32) local.get 0 i32.const 3 i32.rotl))',
-     "i32.rotl"),
-    ('(module (func (export "run") (param i64) (result i64) local.get 0 local.get 0 i64.mul))',
-     "i64.mul"),
+    ('(module (func $f (param i64) (result i64) local.get 0 local.get 0 i64.div_s) '
+     '(func (export "run") (param i64) (result i64) local.get 0 call $f))', "i64.div_s"),  # callee
+    ('(module (func (export "run") (param i64) (result i32) local.get 0 local.get 0 i64.lt_s))',
+     "i64.lt_s"),
+    ('(module (func (export "run") (param i64) (result i64) local.get 0 local.get 0 i64.div_s))',
+     "i64.div_s"),
 ])
 def test_uncovered_opcodes_are_refused_by_name(wat: str, named: str) -> None:
     with pytest.raises(UnsupportedOpcode, match=named):

@@ -34,6 +34,9 @@ IO = ('(module (import "env" "input_i32" (func $in (result i32))) (import "env" 
 WHOLE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
          'i32.eq local.get 1 i32.eqz i32.add local.get 1 local.get 0 i32.lt_s i32.add '
          'i32.const 10 i32.const 20 local.get 1 select i32.add))')
+DIVIDE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
+          'i32.div_s local.get 0 local.get 1 i32.rem_s i32.xor local.get 1 i32.const 0 i32.div_u '
+          'i32.add))')
 # calls first: a deleted frame head shows there, and every other head breaks them quickly
 CALL_PROGRAMS = [
     (CALLS["operands_beneath"][0], (3, -4)),  # frame deltas, returns
@@ -59,6 +62,11 @@ PROGRAMS = CALL_PROGRAMS + [straight_line(seed)[:2] for seed in range(8)] + [
      (0x12345678, 13)),
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.shr_s '
      'local.get 0 local.get 1 i32.shr_u i32.xor))', (-0x12345678, 13)),
+    # divisions: quotients with every byte set, remainders with every byte set, negated results
+    *((DIVIDE, args) for args in ((0x7F6E5D4C, 3), (-0x7F6E5D4C, 0x40302010), (0x7F6E5D4C, -3))),
+    # i64: every operand byte of a product, and the wrapped bytes of a rotation
+    ('(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 i64.mul '
+     'local.get 0 local.get 1 i64.rotr i64.xor))', (-0x0123456789ABCDEF, 0x7EDCBA9876543219)),
     # control flow: a condition nonzero in one byte only picks the opcode token (if.then)
     *((COND, (1 << (8 * k),)) for k in range(4)),
     (LOOP, (3,)),

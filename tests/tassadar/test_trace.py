@@ -14,16 +14,20 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.workloads import get
 
-# The vocabulary is part of tassadar.trace.v2: changing it needs a new version. Its first
-# 2683 names are the whole of tassadar.trace.v1, unchanged.
-VOCAB_SHA256 = "049063edbd1751a0d6947410bbef7b93c5ca452091de8d2d24e0caffb24cf4b6"
+# The vocabulary is part of tassadar.trace.v3: changing it needs a new version. Its first
+# 2683 names are the whole of tassadar.trace.v1 and its first 6779 the whole of v2, unchanged.
+VOCAB_SHA256 = "2d10daf811709cd52ce587e9e81a3b1db4679974e1e3a100ab76425dcbce922e"
+V2_VOCAB_SHA256 = "049063edbd1751a0d6947410bbef7b93c5ca452091de8d2d24e0caffb24cf4b6"
 V1_VOCAB_SHA256 = "d0b044c80adeb06b55a4c2d02b176aa1a4f492c739be0fe398d9424edb7ad7df"
 
 
 def test_vocabulary_is_pinned() -> None:
     text = "\n".join(tr.VOCAB.names).encode()
-    assert len(tr.VOCAB) == 2683 + 4096
+    assert len(tr.VOCAB) == 2683 + 4096 + 256
     assert hashlib.sha256(text).hexdigest() == VOCAB_SHA256
+    v2 = "\n".join(tr.VOCAB.names[: tr.DIV_SCRATCH]).encode()
+    assert hashlib.sha256(v2).hexdigest() == V2_VOCAB_SHA256
+    assert tr.DIV_SCRATCH == 6779 and tr.VOCAB.name(7034) == "qff"
     v1 = "\n".join(tr.VOCAB.names[: tr.TARGET_BASE]).encode()
     assert hashlib.sha256(v1).hexdigest() == V1_VOCAB_SHA256
     assert tr.VOCAB.id("p0") == tr.TARGET_BASE == 2683 and tr.VOCAB.name(6778) == "p4095"
@@ -193,6 +197,9 @@ def test_older_trace_abis_are_refused_by_name() -> None:
     with pytest.raises(UnsupportedVersion) as info:
         tr.require_abi("tassadar.trace.v1")
     assert "tassadar.trace.v1" in info.value.message and "jump target" in info.value.message
+    with pytest.raises(UnsupportedVersion) as info:
+        tr.require_abi("tassadar.trace.v2")
+    assert "scratch" in info.value.message
     with pytest.raises(UnsupportedVersion):
         tr.require_abi("tassadar.trace.v9")
 

@@ -1,4 +1,4 @@
-"""The weight compiler: one universal transformer that emits ``tassadar.trace.v2`` traces.
+"""The weight compiler: one universal transformer that emits ``tassadar.trace.v3`` traces.
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import counts, divide, shifts
 from psionic.tassadar.executor import frames
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import memory
@@ -64,6 +65,7 @@ INPUTS = {
     "is_in": "1 on host.input_i32 opcode tokens",
     **frames.INPUTS,
     "mem_data": "1 on m.. (a byte of the initial memory image in the prompt)",
+    **divide.INPUTS,
 }
 
 
@@ -152,7 +154,7 @@ def _what(c: Circuit) -> None:
     fields = {"width": "f_width", "kind": "f_kind", "src_a": "f_src_a", "src_b": "f_src_b",
               "src_c": "f_src_c", "dst": "f_dst", "after": "f_after", "mul": "f_mul",
               "ext_n": "f_ext_n", "ext_signed": "f_ext_signed", "target": "f_target",
-              "tlen": "f_tlen"}
+              "tlen": "f_tlen", "skip": "f_skip"}
     for feat in fields.values():
         c.feature(feat, f"field {feat[2:]} of the current record")
     c.feature("f_imm", "immediate byte j of the current record")
@@ -213,11 +215,11 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
              "jumps_now = m_jumps and not a target token: the step's target is still to come")
     _hat(lay, J, "first", "first = [j == 0]: the next token is the first payload byte")
     c.feature("odd", "[j odd]: a multiplication's next token is a carry")
-    for col in range(4):
+    for col in range(8):
         c.feature(f"col{col}", f"[j in {{{2 * col}, {2 * col + 1}}}]: multiplication column {col}")
         for p in (2 * col, 2 * col + 1):
             _hat(lay, _add(J, const=-float(p)), f"col{col}", f"col{col} includes j = {p}")
-    for p in (1, 3, 5):
+    for p in range(1, 15, 2):
         _hat(lay, _add(J, const=-float(p)), "odd", f"odd includes j = {p}")
     for x in (1, 2, 3):
         c.feature(f"j{x}", f"[j == {x}]")
@@ -237,6 +239,7 @@ def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
           "has_after = [after >= 1] (not on a target token): the step ends the run")
     _step(lay, {"n": 1.0, "steps_lo": -1.0, "steps_hi": -4096.0, "one": 1.0}, "limit",
           "limit = [n >= steps_lo + 4096 steps_hi]: the step budget is spent")
+    divide.indicators(c, lay)
 
 
 def _operands(c: Circuit) -> None:
@@ -256,13 +259,13 @@ def _operands(c: Circuit) -> None:
                  key, reads,
                  f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
                  "maximal at a = q, newest first")
-    for k in range(4):
+    for k in range(8):
         for side, src in (("a", "f_src_a"), ("c", "f_src_c")):
             c.feature(f"{side}{k}", f"byte {k} of stack slot {src[2:]} (latest write)")
             lay.head(f"stack_{side}{k}", ({src: 8.0, f"fr_off_{src[2:]}": 8.0, "one": float(k)},
                                           {"one": 1.0}), key,
                      (("val", f"{side}{k}"),), f"latest write to stack byte 8*{src[2:]} + {k} "
-                     "(whole i32 operands for comparisons and conditions)")
+                     "(whole operands: comparisons, conditions, products)")
     c.feature("nonzero_next", "[the next step's condition (slot nsrc_c) != 0] as i32")
     for k in range(4):
         c.feature(f"nc{k}", f"byte {k} of the next step's condition slot (latest write)")
@@ -279,6 +282,7 @@ def _operands(c: Circuit) -> None:
     frames.operands(c, lay)
     memory.addresses(c, lay)
     _whole_operands(c, lay)
+    divide.operands(c, lay)
 
 
 def _whole_operands(c: Circuit, lay: Layer) -> None:
@@ -319,9 +323,11 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     last.unit(_add({"opb": 1.0}, sel, {"nonzero_c": -g}), {"one": 1.0}, {"T": 1.0},
               "select: T = byte j of src_b when it is zero")
     _extend(last)
-    _shift_left(c, lay, columns, floor, last)
+    shifts.build(c, lay, columns, floor, last)
     _bitwise(c, lay, last)
     _multiply(c, lay, columns, floor, last)
+    divide.quotient(c, columns, floor, last)
+    counts.build(c, columns, floor, last)
     unsigned = {f"a{k}": float(256**k) for k in range(4)}
     unsigned.update({f"c{k}": -float(256**k) for k in range(4)})
     signed = _add(unsigned, {"sign_a": -float(1 << 32), "sign_c": float(1 << 32)})
@@ -331,21 +337,22 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
 
 
 def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
-    """i32.mul, ABI 4.1: S = column products + carry-in; r = S mod 256, carry = floor(S / 256).
+    """i32.mul and i64.mul, ABI 4.1: S = column products + carry-in; r = S mod 256, carry =
+    floor(S / 256).
 
     The result bytes overwrite operand a as they are emitted, so the column products are
     computed once at the step's opcode token (operands intact) and read from there.
     """
-    for k in range(4):
+    for k in range(8):
         c.feature(f"prod{k}", f"column {k} of a * c: sum of a_i c_j over i + j = {k}")
         for i in range(k + 1):
             lay.unit({f"a{i}": 1.0}, {f"c{k - i}": 1.0}, {f"prod{k}": 1.0},
                      "a_i * c_j (ReGLU product of two bytes)")
     reads = []
-    for k in range(4):
+    for k in range(8):
         c.feature(f"mark_prod{k}", f"prod{k} at the current step's opcode token")
         reads.append((f"prod{k}", f"mark_prod{k}"))
-    for k in range(4):
+    for k in range(8):
         c.feature(f"mark_a{k}", f"a{k} at the current step's opcode token")
         reads.append((f"a{k}", f"mark_a{k}"))
     columns.head("mark_operands", ({"mpos": 1.0}, {"one": 1.0}), ({"pos": 2.0}, {"pos2": -1.0}),
@@ -355,102 +362,23 @@ def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer)
     c.feature("mulsum", "the current column's product sum")
     c.feature("mulfloor", "floor(S / 256) for S = mulsum + carry-in")
     wide = float(1 << 20)
-    for k in range(4):
+    for k in range(8):
         columns.unit({f"mark_prod{k}": 1.0, "one": -wide, f"col{k}": wide}, {"one": 1.0},
                      {"mulsum": 1.0}, "mulsum = the product sum of column j // 2")
     s_form = {"mulsum": 1.0, "mcarry": 1.0, "prev_mcarry": 1.0}
-    top = (4 * 255 * 255 + 764) // 256
+    top = (8 * 255 * 255 + 1784) // 256  # i64: 8 products per column, carries up to 1784
+    only_mul = {"f_mul": 2 * wide, "one": -2 * wide}  # S < 2^20: idle off multiplications
     for m in range(1, top + 1):
         for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
-            floor.unit(_add(s_form, const=shift - 256.0 * m), {"one": 1.0}, {"mulfloor": coef},
-                       f"floor(S / 256) = sum_m [S >= 256 m], m = 1..{top}")
+            floor.unit(_add(s_form, only_mul, const=shift - 256.0 * m), {"one": 1.0},
+                       {"mulfloor": coef}, f"floor(S / 256) = sum_m [S >= 256 m], m = 1..{top}")
     g = L.GATE
-    off = {"one": -g, "f_mul": g, "at_end": -g}
+    # only_mul: off a multiplication the floor is not computed, so S itself must be gated off
+    off = _add({"one": -g, "f_mul": g, "at_end": -g}, only_mul)
     last.unit(_add(s_form, {"mulfloor": -256.0}, off, {"odd": -g}), {"one": 1.0}, {"T": 1.0},
               "mul, even j: T = r = S - 256 floor(S / 256)")
     last.unit(_add({"mulfloor": 1.0}, off, {"one": -g + float(tr.MUL_CARRY), "odd": g}),
               {"one": 1.0}, {"T": 1.0}, "mul, odd j: T = k<floor(S / 256)>")
-
-
-def _byte_functions(lay: Layer, byte: str, functions: dict[str, object], doc: str) -> None:
-    """``out[name] += f(byte)`` for integer functions of a byte: f(0) plus one threshold pair
-    ``relu(x - t + 1) - relu(x - t)`` per t = 1..255, shared by every function."""
-    base = {name: float(f(0)) for name, f in functions.items() if f(0)}  # type: ignore[operator]
-    if base:
-        lay.unit({"one": 1.0}, {"one": 1.0}, base, f"{doc}: value at 0")
-    for t in range(1, 256):
-        delta = {name: float(f(t) - f(t - 1)) for name, f in functions.items()}  # type: ignore[operator]
-        delta = {k: v for k, v in delta.items() if v}
-        if not delta:
-            continue
-        lay.unit({byte: 1.0, "one": 1.0 - t}, {"one": 1.0}, delta, f"{doc}: step at {t}")
-        lay.unit({byte: 1.0, "one": -float(t)}, {"one": 1.0}, {k: -v for k, v in delta.items()},
-                 f"{doc}: step at {t}")
-
-
-def _shift_left(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
-    """i32.shl by s = c0 mod 32 = 8q + r: byte j = (a_(j-q) 2^r mod 256) + floor(a_(j-q-1) 2^r / 256)."""
-    functions: dict[str, object] = {"pow2r": lambda x: 1 << (x % 8),
-                                    "pow2r8": lambda x: 1 << (8 - x % 8)}
-    for m in range(4):
-        c.feature(f"shq{m}", f"[(c0 mod 32) // 8 == {m}]")
-        functions[f"shq{m}"] = lambda x, m=m: int((x % 32) // 8 == m)
-    c.feature("pow2r", "2^(c0 mod 8)")
-    c.feature("pow2r8", "2^(8 - c0 mod 8)")
-    _byte_functions(lay, "c0", functions, "shift amount")
-    wide = float(1 << 20)
-    jind = {0: "first", 1: "j1", 2: "j2", 3: "j3"}
-    for feat, extra in (("shl_lo", 0), ("shl_hi", 1)):
-        c.feature(feat, f"byte j - q - {extra} of src_a (0 below byte 0)")
-        for k in range(4):
-            for m in range(4):
-                if k + m + extra <= 3:
-                    columns.unit({f"mark_a{k}": 1.0, "one": -2 * wide, jind[k + m + extra]: wide,
-                                  f"shq{m}": wide}, {"one": 1.0}, {feat: 1.0},
-                                 f"{feat}: a_k where k = j - q - {extra}")
-    for feat in ("shl_lo", "shl_hi"):
-        c.feature(f"{feat}_x", f"{feat} * 2^r")
-        floor.unit({feat: 1.0}, {"pow2r": 1.0}, {f"{feat}_x": 1.0}, f"{feat} * 2^r (ReGLU product)")
-    _shift_right(c, columns, floor, last, jind)
-    gate = {"one": -wide, "is_shl": wide, "at_end": -wide}
-    last.unit(_add({"shl_lo_x": 1.0}, gate), {"one": 1.0}, {"T": 1.0}, "shl: a_(j-q) 2^r ...")
-    for m in range(1, 128):
-        for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
-            last.unit(_add({"shl_lo_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
-                      {"T": -256.0 * coef}, "shl: ... mod 256 (minus 256 [x >= 256 m])")
-            last.unit(_add({"shl_hi_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
-                      {"T": coef}, "shl: + floor(a_(j-q-1) 2^r / 256)")
-
-
-def _shift_right(c: Circuit, columns: Layer, floor: Layer, last: Layer,
-                 jind: dict[int, str]) -> None:
-    """i32.shr_u/shr_s by 8q + r: byte j = floor(a_(j+q) 2^(8-r) / 256) + (a_(j+q+1) 2^(8-r)
-    mod 256), where bytes past the top are 0 (shr_u) or 0xff when a is negative (shr_s)."""
-    wide = float(1 << 20)
-    for feat, extra in (("shr_lo", 0), ("shr_hi", 1)):
-        c.feature(feat, f"byte j + q + {extra} of src_a (the fill byte past byte 3)")
-        for j in range(4):
-            for m in range(4):
-                k = j + m + extra
-                if k <= 3:
-                    columns.unit({f"mark_a{k}": 1.0, "one": -2 * wide, jind[j]: wide,
-                                  f"shq{m}": wide}, {"one": 1.0}, {feat: 1.0},
-                                 f"{feat}: a_k where k = j + q + {extra}")
-                else:
-                    columns.unit({jind[j]: 1.0, f"shq{m}": 1.0, "sign_a": 1.0, "is_shr_s": 1.0,
-                                  "one": -3.0}, {"one": 1.0}, {feat: 255.0},
-                                 f"{feat}: 0xff past byte 3 when shr_s and a is negative")
-        c.feature(f"{feat}_x", f"{feat} * 2^(8 - r)")
-        floor.unit({feat: 1.0}, {"pow2r8": 1.0}, {f"{feat}_x": 1.0},
-                   f"{feat} * 2^(8-r) (ReGLU product)")
-    gate = {"one": -wide, "is_shr_u": wide, "is_shr_s": wide, "at_end": -wide}
-    last.unit(_add({"shr_hi_x": 1.0}, gate), {"one": 1.0}, {"T": 1.0}, "shr: a_(j+q+1) 2^(8-r) ...")
-    for m in range(1, 256):
-        for shift, coef in ((1.0, 1.0), (0.0, -1.0)):
-            last.unit(_add({"shr_hi_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
-                      {"T": -256.0 * coef}, "shr: ... mod 256 (minus 256 [x >= 256 m])")
-            last.unit(_add({"shr_lo_x": 1.0}, gate, const=shift - 256.0 * m), {"one": 1.0},
-                      {"T": coef}, "shr: + floor(a_(j+q) 2^(8-r) / 256)")
 
 
 def _extend(last: Layer) -> None:
@@ -594,6 +522,7 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
         e[L.GLOBAL_INIT_BASE + v, idx["is_ginit"]] = 1.0
         e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
     memory.embed(e, idx)
+    divide.embed(e, idx)
     return e
 
 

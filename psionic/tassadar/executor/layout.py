@@ -1,7 +1,7 @@
 """The executor's fixed layout: input vocabulary, prompt sections, record fields, constants.
 
 The model reads tokens from an *input* vocabulary that extends the trace
-vocabulary (``tassadar.trace.v2``, whose ids it also emits) with prompt-only
+vocabulary (``tassadar.trace.v3``, whose ids it also emits) with prompt-only
 tokens: ``i<v>`` (one byte of an initial stack slot: an argument or a
 declared local), ``g<v>`` (one byte of a global's initial value) and ``n<v>``
 (a small number in a header or instruction-record field) and ``m<v>`` (one
@@ -55,7 +55,8 @@ FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b",
           "target", "cond", "tlen", "imm0", "imm1", "imm2", "imm3", "imm4", "imm5", "imm6", "imm7",
           # calls (frames.py): frame delta, call-depth bound (low, high), a return to a caller,
           # a read of a declared local that is zero on entry, call_indirect's type and table
-          "fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff", "fr_need")
+          "fr_d", "fr_lim_lo", "fr_lim_hi", "fr_ret", "fr_stale", "fr_want", "fr_toff", "fr_need",
+          "skip")  # skip: payload tokens before the written bytes (a division's scratch)
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 RECORD = len(FIELDS)
 
@@ -63,7 +64,8 @@ RECORD = len(FIELDS)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
 BITWISE = ("and", "or", "xor")
 KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
-         "br_table", "input", "load", "store", "msize", "mgrow")
+         "br_table", "input", "load", "store", "msize", "mgrow", "div_u", "div_s", "rem_u",
+         "rem_s", "rotl", "rotr", "clz", "ctz", "popcnt")
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)
@@ -72,6 +74,7 @@ MAX_SLOTS = 999  # stack slots a program may touch (below the sink): addresses b
 RECENCY = float(1 << 24)  # M: address scores are scaled by M so that recency (pos < M) breaks ties
 MARK_WEIGHT = float(1 << 25)  # a mark outranks any recency difference
 GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums of two bytes)
+assert OUT_VOCAB <= GATE
 WIDE_GATE = float(1 << 34)  # larger than any difference of two i32 values
 POS_GATE = float(1 << 25)  # larger than any position
 ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record

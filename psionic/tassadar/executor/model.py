@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:d6f13f83dec705c9a376f30b5b19badbc6e2449bb56379f84251a3e564e187d1"
+WEIGHTS_DIGEST = "sha256:9d82dd74947eb6d8d4ed8247289329782ea98d1f81f659c9b758fde23ba244a6"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

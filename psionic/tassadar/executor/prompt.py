@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
+from psionic.tassadar.executor import counts, divide
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import memory_layout as ML
 from psionic.tassadar.executor.call_records import (
@@ -82,8 +83,9 @@ def _select(op: Op, sp: int) -> Fields:
 
 
 def _mul(op: Op, sp: int) -> Fields:
-    # payload r0 k(c1) r1 k(c2) r2 k(c3) r3 (ABI 4.1); the r_k write bytes k of dst
-    return {"width": 7, "mul": 1, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+    # payload r0 k(c1) r1 ... k(c_(n-1)) r_(n-1) (ABI 4.1); the r_k write bytes k of dst
+    n = 4 if op.name == "i32.mul" else 8
+    return {"width": 2 * n - 1, "mul": 1, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
 def _global_get(op: Op, sp: int) -> Fields:
@@ -98,7 +100,8 @@ def _global_set(op: Op, sp: int) -> Fields:
 
 def _shift(op: Op, sp: int) -> Fields:
     kind = L.KIND[op.name.split(".")[1]]
-    return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+    w = 4 if op.name.startswith("i32") else 8
+    return {"width": w, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
 def _wrap(op: Op, sp: int) -> Fields:
@@ -116,6 +119,14 @@ def _extend(op: Op, sp: int) -> Fields:
     w, n, signed = _EXTEND[op.name]
     return {"width": w, "kind": L.KIND["extend"], "ext_n": n, "ext_signed": signed,
             "src_a": sp - 1, "dst": sp - 1}
+
+
+def _divide(op: Op, sp: int) -> Fields:
+    return divide.record(op.name, sp)
+
+
+def _count(op: Op, sp: int) -> Fields:
+    return counts.record(op.name, sp)
 
 
 def _nothing(op: Op, sp: int) -> Fields:
@@ -205,12 +216,16 @@ RECORDS = {
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
-    "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap, "i32.shl": _shift, "i32.shr_u": _shift,
-    "i32.shr_s": _shift,
+    "i64.mul": _mul,
+    "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap,
+    **{f"{t}.{op}": _shift for t in ("i32", "i64")
+       for op in ("shl", "shr_u", "shr_s", "rotl", "rotr")},
     **{name: _extend for name in _EXTEND},
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
     "call": _call, "call_indirect": _call, **ML.RECORDS,
+    **{f"i32.{kind}": _divide for kind in divide.KINDS},
+    **{f"{t}.{kind}": _count for t in ("i32", "i64") for kind in counts.KINDS},
 }
 # the record's opcode field: the first variant of a conditional step
 _OP_TOKEN = {"br_if": tr.OP_ID["br_if.taken"], "if": tr.OP_ID["if.then"]}

@@ -1,0 +1,94 @@
+"""i32 division and remainder on the executor: restoring long division in scratch tokens.
+
+Every trace is compared token by token with the reference interpreter, in the linear
+(numpy) decode and in the compiled hull decode.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from psionic.tassadar import trace as tr
+from psionic.tassadar.executor.compiled import decode_compiled
+from psionic.tassadar.executor.decode import decode_linear
+from psionic.tassadar.ingress import load_wat
+from psionic.tassadar.interpreter import Machine
+
+ALL_FOUR = ('(module (func (export "run") (param i32 i32) (result i32) '
+            'local.get 0 local.get 1 i32.div_u local.get 0 local.get 1 i32.div_s i32.xor '
+            'local.get 0 local.get 1 i32.rem_u i32.xor local.get 0 local.get 1 i32.rem_s i32.xor))')
+# written after the weights were frozen: signs, extremes, divisors above the dividend,
+# quotients with every byte set, remainders with every byte set, negative zeros
+HELD_OUT = [(7, 2), (-7, 2), (7, -2), (-7, -2), (-6, 3), (5, 7), (-5, 7), (0, -9),
+            (-(1 << 31), 1), (-(1 << 31), -2), ((1 << 31) - 1, -1), (0xDEADBEEF, 0x1234),
+            (0x7F6E5D4C, 3), (-0x7F6E5D4C, 0x01020304), (1, -1), (-1, -1), (-1, 1),
+            (123456789, 10), (-(1 << 31), 0x7FFFFFFF)]
+TRAPS = [  # (op, a, b, trap)
+    ("div_u", 5, 0, "integer_divide_by_zero"), ("div_s", -5, 0, "integer_divide_by_zero"),
+    ("rem_u", 0, 0, "integer_divide_by_zero"), ("rem_s", 1 << 31, 0, "integer_divide_by_zero"),
+    ("div_s", -(1 << 31), -1, "integer_overflow"), ("rem_s", -(1 << 31), -1, None),
+    ("div_u", -(1 << 31), -1, None),
+]
+LOOP = ('(module (func (export "run") (param i32) (result i32) (local i32 i32) '
+        'loop local.get 0 i32.const 7 i32.rem_u i32.eqz local.get 1 i32.add local.set 1 '
+        'local.get 0 i32.const 3 i32.div_s local.get 2 i32.add local.set 2 '
+        'local.get 0 i32.const 1 i32.sub local.tee 0 br_if 0 end local.get 1 local.get 2 i32.sub))')
+
+
+def _exact(wat: str, args: tuple[int, ...], hull: bool = False) -> list[int]:
+    program = load_wat(wat)
+    ref = Machine(program.program).run("run", list(args))
+    out = decode_linear(program, "run", list(args), [], None)
+    assert list(out.tokens) == list(ref.tokens), tr.render(ref.tokens)
+    assert (out.result, out.trap, out.steps) == (ref.result, ref.trap, ref.steps)
+    if hull:
+        fast = decode_compiled(program, "run", list(args), [], None, "hull")
+        assert list(fast.tokens) == list(ref.tokens)
+    return list(ref.tokens)
+
+
+@pytest.mark.parametrize("a,b", HELD_OUT)
+def test_held_out_divisions_decode_exactly(a: int, b: int) -> None:
+    tokens = _exact(ALL_FOUR, (a, b), hull=(a, b) == HELD_OUT[0])
+    # four divisions, 4 and 8 scratch tokens each, all emitted by the model
+    assert sum(t >= tr.DIV_SCRATCH for t in tokens) == 2 * 4 + 2 * 8
+
+
+def test_generated_divisions_decode_exactly() -> None:
+    rng = random.Random(11)
+    for _ in range(6):
+        bits = rng.choice((32, 24, 16, 8))
+        a, b = rng.getrandbits(32), rng.getrandbits(bits) or 1
+        _exact(ALL_FOUR, (a, b))
+
+
+@pytest.mark.parametrize("op,a,b,trap", TRAPS)
+def test_division_traps_decode_exactly(op: str, a: int, b: int, trap: str | None) -> None:
+    wat = (f'(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
+           f'i32.{op}))')
+    tokens = _exact(wat, (a, b))
+    if trap is not None:
+        assert tokens[-2:] == [tr.OP_ID[f"i32.{op}"], tr.TRAP_ID[trap]]
+
+
+def test_divisions_in_a_loop_decode_exactly_in_both_modes() -> None:
+    _exact(LOOP, (30,), hull=True)
+
+
+def test_i64_division_is_refused_by_name() -> None:
+    from psionic.core.errors import UnsupportedOpcode
+
+    wat = ('(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 '
+           'i64.div_u))')
+    with pytest.raises(UnsupportedOpcode, match="i64.div_u"):
+        decode_linear(load_wat(wat), "run", [7, 2], [], None)
+
+
+def test_the_nested_loops_workload_decodes_exactly_on_a_small_input() -> None:
+    # the corpus instance (n = 60, 179,380 tokens) is decoded in the slow corpus tests and in
+    # hull mode by the benchmark; the same program on a small n here, in both modes
+    from psionic.tassadar.workloads import WORKLOADS
+
+    _exact(WORKLOADS["nested_loops"].path.read_text(), (4,), hull=True)
