@@ -93,50 +93,67 @@ def chain_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64,
     """Insert ``(x, y)`` at position ``seq`` into the upper chain ``[:n]``; the new length.
 
     The arrays need room for ``n + 1`` points."""
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if xs[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    i = lo
-    if i < n and xs[i] == x:
-        if y < ys[i] or (y == ys[i] and seq > sq[i]):
-            return n
-        for m in range(i, n - 1):  # drop the point this one replaces
-            xs[m], ys[m], sq[m] = xs[m + 1], ys[m + 1], sq[m + 1]
-        n -= 1
-    if 0 < i < n:
-        turn = _orient(xs[i - 1], ys[i - 1], x, y, xs[i], ys[i])
-        if turn > 0 or (turn == 0 and not (seq < sq[i - 1] and seq < sq[i])):
-            return n
-    # the new point sits between old indices i - 1 and i; right points j.. survive, left ..k
-    j = i
-    while j + 1 < n and _redundant(x, y, seq, xs[j], ys[j], sq[j], xs[j + 1], ys[j + 1],
-                                   sq[j + 1]):
-        j += 1
-    k = i - 1
-    while k >= 1 and _redundant(xs[k - 1], ys[k - 1], sq[k - 1], xs[k], ys[k], sq[k], x, y, seq):
-        k -= 1
-    dest = k + 2  # where old index j lands
-    if dest > j:
-        for m in range(n - 1, j - 1, -1):
-            xs[m + 1], ys[m + 1], sq[m + 1] = xs[m], ys[m], sq[m]
-    elif dest < j:
-        for m in range(j, n):
-            xs[m - (j - dest)], ys[m - (j - dest)], sq[m - (j - dest)] = xs[m], ys[m], sq[m]
-    xs[k + 1], ys[k + 1], sq[k + 1] = x, y, seq
-    return k + 2 + n - j
+    return chain_insert_at(xs, ys, sq, 0, n, seq, x, y)
 
 
 @njit(cache=True)
 def chain_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64, qx: I64, qy: I64,
                 counts: np.ndarray) -> int:
     """Lowest position among the maximizers of ``qx x + qy y`` on an upper chain (qy > 0)."""
+    return chain_query_at(xs, ys, sq, 0, n, qx, qy, counts)
+
+
+@njit(cache=True)
+def chain_insert_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64,
+                    seq: I64, x: I64, y: I64) -> int:
+    """``chain_insert`` on the chain stored at ``xs[o : o + n]`` (and ``ys``, ``sq``)."""
+    lo, hi = 0, n
+    if n > 0 and xs[o + n - 1] < x:  # keys arriving in x order append: no search
+        lo = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[o + mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    i = lo
+    if i < n and xs[o + i] == x:
+        if y < ys[o + i] or (y == ys[o + i] and seq > sq[o + i]):
+            return n
+        for m in range(o + i, o + n - 1):  # drop the point this one replaces
+            xs[m], ys[m], sq[m] = xs[m + 1], ys[m + 1], sq[m + 1]
+        n -= 1
+    if 0 < i < n:
+        turn = _orient(xs[o + i - 1], ys[o + i - 1], x, y, xs[o + i], ys[o + i])
+        if turn > 0 or (turn == 0 and not (seq < sq[o + i - 1] and seq < sq[o + i])):
+            return n
+    # the new point sits between old indices i - 1 and i; right points j.. survive, left ..k
+    j = i
+    while j + 1 < n and _redundant(x, y, seq, xs[o + j], ys[o + j], sq[o + j], xs[o + j + 1],
+                                   ys[o + j + 1], sq[o + j + 1]):
+        j += 1
+    k = i - 1
+    while k >= 1 and _redundant(xs[o + k - 1], ys[o + k - 1], sq[o + k - 1], xs[o + k],
+                                ys[o + k], sq[o + k], x, y, seq):
+        k -= 1
+    dest = k + 2  # where old index j lands
+    if dest > j:
+        for m in range(o + n - 1, o + j - 1, -1):
+            xs[m + 1], ys[m + 1], sq[m + 1] = xs[m], ys[m], sq[m]
+    elif dest < j:
+        for m in range(o + j, o + n):
+            xs[m - (j - dest)], ys[m - (j - dest)], sq[m - (j - dest)] = xs[m], ys[m], sq[m]
+    xs[o + k + 1], ys[o + k + 1], sq[o + k + 1] = x, y, seq
+    return k + 2 + n - j
+
+
+@njit(cache=True)
+def chain_query_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, qx: I64,
+                   qy: I64, counts: np.ndarray) -> int:
+    """``chain_query`` on the chain stored at ``xs[o : o + n]``."""
     if n == 0:
         return -1
-    lo, hi = 0, n - 1
+    lo, hi = o, o + n - 1
     while lo < hi:
         mid = (lo + hi) >> 1
         counts[0] += 1
@@ -144,9 +161,9 @@ def chain_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64, qx: I64,
             lo = mid + 1
         else:
             hi = mid
-    best = sq[lo]
+    best: I64 = sq[lo]
     j = lo
-    while j + 1 < n:
+    while j + 1 < o + n:
         counts[0] += 1
         if sign_dot(qx, xs[j + 1] - xs[j], qy, ys[j + 1] - ys[j]) != 0:
             break
@@ -169,7 +186,13 @@ def head_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray
     up, low = 2 * h, 2 * h + 1
     lens[up] = chain_insert(xs[up], ys[up], sq[up], lens[up], position, x, y)
     lens[low] = chain_insert(xs[low], ys[low], sq[low], lens[low], position, x, -y)
-    e = ext[h]
+    extremes_insert(ext[h], position, x)
+    return max(lens[up], lens[low])
+
+
+@njit(cache=True)
+def extremes_insert(e: np.ndarray, position: I64, x: I64) -> None:
+    """Update one head's ``ext`` row (the ``q_y == 0`` answers) with a key at ``x``."""
     if e[FIRST] < 0:
         e[XMIN], e[XMIN_SEQ], e[XMAX], e[XMAX_SEQ], e[FIRST] = x, position, x, position, position
     else:
@@ -178,7 +201,26 @@ def head_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray
         if x > e[XMAX] or (x == e[XMAX] and position < e[XMAX_SEQ]):
             e[XMAX], e[XMAX_SEQ] = x, position
         e[FIRST] = min(e[FIRST], position)
-    return max(lens[up], lens[low])
+
+
+@njit(cache=True)
+def extremes_query(e: np.ndarray, ix: I64) -> int:
+    """The answer to a query ``(ix, 0)`` from one head's ``ext`` row."""
+    return e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
+
+
+@njit(cache=True)
+def scaled_query(qx: float, qy: float) -> tuple[bool, I64, I64]:
+    """``(ok, ix, iy)``: the float query scaled by a power of two to integers below 2^62 (a
+    float is a dyadic rational: doubling both, exactly, until integral keeps the argmax);
+    ``ok`` is False when that is impossible."""
+    if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+        return False, 0, 0
+    while qx != np.floor(qx) or qy != np.floor(qy):
+        qx, qy = qx * 2.0, qy * 2.0
+        if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+            return False, 0, 0
+    return True, np.int64(qx), np.int64(qy)
 
 
 @njit(cache=True)
@@ -186,21 +228,15 @@ def head_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray,
                ext: np.ndarray, h: I64, qx: float, qy: float, counts: np.ndarray) -> int:
     """Head ``h``'s answer to the float query ``(qx, qy)``: a position (-1 while empty), or
     ``OUT_OF_RANGE`` when the query cannot be scaled to integers below 2^62."""
-    if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
+    ok, ix, iy = scaled_query(qx, qy)
+    if not ok:
         return OUT_OF_RANGE
-    # a float is a dyadic rational: doubling both (exact) until integral keeps the argmax
-    while qx != np.floor(qx) or qy != np.floor(qy):
-        qx, qy = qx * 2.0, qy * 2.0
-        if not (abs(qx) < QUERY_LIMIT and abs(qy) < QUERY_LIMIT):
-            return OUT_OF_RANGE
-    ix, iy = np.int64(qx), np.int64(qy)
     if iy > 0:
         return chain_query(xs[2 * h], ys[2 * h], sq[2 * h], lens[2 * h], ix, iy, counts)
     if iy < 0:
         return chain_query(xs[2 * h + 1], ys[2 * h + 1], sq[2 * h + 1], lens[2 * h + 1],
                            ix, -iy, counts)
-    e = ext[h]
-    return e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
+    return extremes_query(ext[h], ix)
 
 
 @njit(cache=True)
@@ -230,3 +266,98 @@ def heads_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray
             return OUT_OF_RANGE
         out[h] = answer
     return 0
+
+
+# Pooled chains: chain c keeps its points in its own region start[c] .. start[c] + cap[c] of
+# three shared pools (x, y, position); a full chain moves to a region twice its size, so memory
+# follows the points each chain holds (a chain of every position beside chains of a handful of
+# addresses), not the longest chain times the number of chains.
+POOL_INITIAL = 16  # points per chain at first
+
+
+def pool_new(chains: int) -> tuple[np.ndarray, ...]:
+    """Empty pools for ``chains`` chains: ``(px, py, ps, start, cap, lens, used)``."""
+    size = max(chains, 1) * POOL_INITIAL
+    start = np.arange(max(chains, 1), dtype=np.int64) * POOL_INITIAL
+    cap = np.full(max(chains, 1), POOL_INITIAL, dtype=np.int64)
+    return (np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64),
+            np.zeros(size, dtype=np.int64), start, cap, np.zeros(max(chains, 1), dtype=np.int64),
+            np.array([size], dtype=np.int64))
+
+
+@njit(cache=True)
+def pool_full(cap: np.ndarray, lens: np.ndarray) -> bool:
+    """Whether some chain has no room for one more point."""
+    for c in range(lens.shape[0]):  # noqa: SIM110  (a plain loop: numba compiles it)
+        if lens[c] + 1 > cap[c]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def pool_room(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
+              cap: np.ndarray, lens: np.ndarray, used: np.ndarray) -> tuple:
+    """``(px, py, ps)`` with room for one more point in every chain (new pools when they had
+    to grow: then the live regions are copied in, compacted, and the old pools are dropped)."""
+    grow = 0
+    for c in range(lens.shape[0]):
+        if lens[c] + 1 > cap[c]:
+            grow += 2 * cap[c]
+    if grow == 0:
+        return px, py, ps
+    if used[0] + grow <= px.shape[0]:
+        for c in range(lens.shape[0]):
+            if lens[c] + 1 > cap[c]:
+                at, s, n = used[0], start[c], lens[c]
+                px[at : at + n] = px[s : s + n]
+                py[at : at + n] = py[s : s + n]
+                ps[at : at + n] = ps[s : s + n]
+                start[c], cap[c] = at, 2 * cap[c]
+                used[0] += cap[c]
+        return px, py, ps
+    total = 0
+    for c in range(lens.shape[0]):
+        total += 2 * cap[c] if lens[c] + 1 > cap[c] else cap[c]
+    nx = np.empty(2 * total, dtype=np.int64)
+    ny = np.empty(2 * total, dtype=np.int64)
+    ns = np.empty(2 * total, dtype=np.int64)
+    at = 0
+    for c in range(lens.shape[0]):
+        s, n = start[c], lens[c]
+        nx[at : at + n] = px[s : s + n]
+        ny[at : at + n] = py[s : s + n]
+        ns[at : at + n] = ps[s : s + n]
+        if n + 1 > cap[c]:
+            cap[c] = 2 * cap[c]
+        start[c] = at
+        at += cap[c]
+    used[0] = at
+    return nx, ny, ns
+
+
+@njit(cache=True)
+def pool_insert(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
+                lens: np.ndarray, ext: np.ndarray, h: I64, position: I64, kx: float,
+                ky: float) -> None:
+    """``head_insert`` on pooled chains (``2h``: upper, ``2h + 1``: lower); each chain has room
+    for one more point (``pool_room``) and the key is ``key_in_range``."""
+    x, y = np.int64(kx), np.int64(ky)
+    up, low = 2 * h, 2 * h + 1
+    lens[up] = chain_insert_at(px, py, ps, start[up], lens[up], position, x, y)
+    lens[low] = chain_insert_at(px, py, ps, start[low], lens[low], position, x, -y)
+    extremes_insert(ext[h], position, x)
+
+
+@njit(cache=True)
+def pool_query(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
+               lens: np.ndarray, ext: np.ndarray, h: I64, qx: float, qy: float,
+               counts: np.ndarray) -> int:
+    """``head_query`` on pooled chains."""
+    ok, ix, iy = scaled_query(qx, qy)
+    if not ok:
+        return OUT_OF_RANGE
+    if iy > 0:
+        return chain_query_at(px, py, ps, start[2 * h], lens[2 * h], ix, iy, counts)
+    if iy < 0:
+        return chain_query_at(px, py, ps, start[2 * h + 1], lens[2 * h + 1], ix, -iy, counts)
+    return extremes_query(ext[h], ix)
