@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--hull-budget", type=float, default=300.0, metavar="S",
                    help="scaling: stop the numpy engine's hull decoding after S seconds")
     b.add_argument("--compiled-budget", type=float, default=3600.0, metavar="S",
-                   help="scaling: start no longer compiled hull run after S seconds")
+                   help="scaling: start no compiled hull run predicted to end after S seconds")
     b.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these workloads (repeatable)")
     b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
