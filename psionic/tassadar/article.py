@@ -48,7 +48,7 @@ LOOP = "loop"  # a long run of the scaling benchmark's counting loop, ``loop:STE
 @dataclass(frozen=True, slots=True)
 class ArticleConfig:
     workloads: tuple[str, ...] | None = None  # None: every corpus workload not marked slow
-    linear_token_cap: int = 20_000  # linear emission is timed over at most this many tokens
+    linear_token_cap: int = 5_000  # linear emission is timed over at most this many tokens
     scaling_steps: int = 104_857  # the scaling ladder's longest loop
     scaling_numpy_budget_s: float = 40.0  # per attention mode, numpy engine
     scaling_linear_budget_s: float = 60.0  # compiled linear ladder
