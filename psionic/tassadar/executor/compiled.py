@@ -48,6 +48,9 @@ from psionic.tassadar.executor.model import Model
 from psionic.tassadar.ingress import LoadedProgram
 
 LOOKUPS = {"hull": 0, "linear": 1}
+# The per-token kernels allocate nothing, so they run without numba's reference counting
+# (``_nrt=False``): with it, every array passed to a call paid two atomic updates, the larger
+# part of a token's time.
 OK, OUT_OF_RANGE, NO_HALT = 0, 1, 2
 
 
@@ -64,7 +67,7 @@ def _grow_rows(a: np.ndarray, need: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: int, r1: int,
                 src: np.ndarray, dst: np.ndarray) -> None:
     for r in range(r0, r1):
@@ -74,7 +77,7 @@ def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: i
         dst[r - r0] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.ndarray,
            table_pos: np.ndarray) -> float:
     """Value column ``col`` (``head_value`` code) of position ``p``."""
@@ -84,7 +87,7 @@ def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.nda
     return table[i, toks[p]] + table_pos[i, 0] * p + table_pos[i, 1] * (float(p) * p)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
            g_ptr: np.ndarray, g_idx: np.ndarray, g_val: np.ndarray, v_ptr: np.ndarray,
            v_idx: np.ndarray, v_val: np.ndarray, unit_ptr: np.ndarray, bias: np.ndarray,
@@ -123,7 +126,7 @@ def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
         dx[f] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, state: tuple,
              counts: np.ndarray) -> int:
     """The forward pass of ``token`` at position ``t``: updates the residual ``x`` and the
@@ -133,7 +136,7 @@ def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, sta
     layer_ptr, g_ptr, g_idx, g_val, v_ptr, v_idx, v_val, unit_ptr, bias, out_ptr, out_idx, \
         prefix_ptr, prefix1, prefix2, layer_out_ptr, layer_out_idx = groups
     x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch, \
-        chosen = state
+        chosen, hints = state
     for i in range(x.shape[0]):
         x[i] = emb[token, i]
     x[1] = t
@@ -175,7 +178,8 @@ def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, sta
                         if not K.key_in_range(kx, ky):
                             return OUT_OF_RANGE
                         K.pool_insert(px, py, ps, start, lens, ext, kg, t, kx, ky)
-                    pos = K.pool_query(px, py, ps, start, lens, ext, kg, qx, qy, counts)
+                    pos = K.pool_query_near(px, py, ps, start, lens, ext, kg, qx, qy,
+                                            hints[head_hm[g]], counts)
                     if pos < 0:
                         return OUT_OF_RANGE
                 for j in range(nv):
@@ -197,7 +201,7 @@ def _room(t: int, lookup: int, state: tuple) -> tuple:
     """``state`` with room for position ``t``: stored values, token ids, linear keys, and one
     more point in every hull chain (new arrays only when one had to grow)."""
     x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch, \
-        chosen = state
+        chosen, hints = state
     if t >= toks.shape[0]:
         values = _grow_rows(values, t + 1)
         toks = _grow_rows(toks, t + 1)
@@ -206,7 +210,7 @@ def _room(t: int, lookup: int, state: tuple) -> tuple:
     if lookup == 0 and K.pool_full(cap, lens):
         px, py, ps = K.pool_room(px, py, ps, start, cap, lens, used)
     return (x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch,
-            chosen)
+            chosen, hints)
 
 
 @njit(cache=True)
@@ -288,7 +292,8 @@ def _state(cm: CompiledModel, lookup: int) -> tuple:
             np.full((groups, 5), -1, dtype=np.int64),
             np.zeros((len(cm.head_hardmax), max(int(np.max(cm.layer_nv, initial=1)), 1))),
             np.zeros(max(widest, 1)),
-            np.zeros(max(int(np.max(cm.layer_heads * cm.layer_nv, initial=1)), 1)))
+            np.zeros(max(int(np.max(cm.layer_heads * cm.layer_nv, initial=1)), 1)),
+            np.zeros((max(cm.n_hardmax, 1), 2), dtype=np.int64))  # each head's last answers
 
 
 @dataclass(frozen=True, slots=True)
