@@ -27,6 +27,8 @@ I64 = Any  # a Python int or an np.int64: numba types both as int64
 # Kernels on the decode loop's per-token path allocate nothing and run without numba's
 # reference counting (``_nrt=False``), which otherwise costs two atomic updates per array
 # argument per call.
+_NO_REFCOUNT: dict[str, Any] = {"_nrt": False}  # a numba option its type stubs do not list
+refcount_free = njit(cache=True, **_NO_REFCOUNT)
 OUT_OF_RANGE = -2  # positions are >= 0; an empty chain answers -1
 KEY_LIMIT = float(1 << 53)  # |key coordinate| bound; differences stay below 2^55
 QUERY_LIMIT = float(1 << 62)
@@ -38,7 +40,7 @@ _M62 = (1 << 62) - 1
 XMIN, XMIN_SEQ, XMAX, XMAX_SEQ, FIRST = range(5)
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def _mul_magnitude(a: I64, b: I64) -> tuple[int, int]:
     """``a * b`` for 0 <= a, b < 2^62 as ``(hi, lo)``: ``hi 2^62 + lo`` with 0 <= lo < 2^62."""
     a1, a0 = a >> 31, a & _M31
@@ -49,14 +51,14 @@ def _mul_magnitude(a: I64, b: I64) -> tuple[int, int]:
     return hi, lo & _M62
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def _sign(v: I64) -> int:
     if v > 0:
         return 1
     return -1 if v < 0 else 0
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def sign_dot(a: I64, b: I64, c: I64, d: I64) -> int:
     """The sign of ``a b + c d``, exactly, for |a|, |b|, |c|, |d| < 2^62."""
     if -_SMALL < a < _SMALL and -_SMALL < b < _SMALL and -_SMALL < c < _SMALL \
@@ -75,13 +77,13 @@ def sign_dot(a: I64, b: I64, c: I64, d: I64) -> int:
     return 0
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def _orient(ax: I64, ay: I64, bx: I64, by: I64, cx: I64, cy: I64) -> int:
     """Sign of the turn a -> b -> c: > 0 left, < 0 right, 0 collinear."""
     return sign_dot(bx - ax, cy - ay, ay - by, cx - ax)
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def _redundant(ax: I64, ay: I64, aseq: I64, bx: I64, by: I64, bseq: I64,
                cx: I64, cy: I64, cseq: I64) -> bool:
     turn = _orient(ax, ay, bx, by, cx, cy)
@@ -106,7 +108,7 @@ def chain_query(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, n: I64, qx: I64,
     return chain_query_at(xs, ys, sq, 0, n, qx, qy, counts)
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def chain_insert_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64,
                     seq: I64, x: I64, y: I64) -> int:
     """``chain_insert`` on the chain stored at ``xs[o : o + n]`` (and ``ys``, ``sq``)."""
@@ -175,7 +177,7 @@ def chain_query_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I6
     return best
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def key_in_range(kx: float, ky: float) -> bool:
     return abs(kx) <= KEY_LIMIT and kx == np.floor(kx) and abs(ky) <= KEY_LIMIT \
         and ky == np.floor(ky)
@@ -193,7 +195,7 @@ def head_insert(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, lens: np.ndarray
     return max(lens[up], lens[low])
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def extremes_insert(e: np.ndarray, position: I64, x: I64) -> None:
     """Update one head's ``ext`` row (the ``q_y == 0`` answers) with a key at ``x``."""
     if e[FIRST] < 0:
@@ -206,13 +208,13 @@ def extremes_insert(e: np.ndarray, position: I64, x: I64) -> None:
         e[FIRST] = min(e[FIRST], position)
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def extremes_query(e: np.ndarray, ix: I64) -> int:
     """The answer to a query ``(ix, 0)`` from one head's ``ext`` row."""
     return e[XMAX_SEQ] if ix > 0 else e[XMIN_SEQ] if ix < 0 else e[FIRST]
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def scaled_query(qx: float, qy: float) -> tuple[bool, I64, I64]:
     """``(ok, ix, iy)``: the float query scaled by a power of two to integers below 2^62 (a
     float is a dyadic rational: doubling both, exactly, until integral keeps the argmax);
@@ -338,7 +340,7 @@ def pool_room(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
     return nx, ny, ns
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def pool_insert(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
                 lens: np.ndarray, ext: np.ndarray, h: I64, position: I64, kx: float,
                 ky: float) -> None:
@@ -366,7 +368,7 @@ def pool_query(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray
     return extremes_query(ext[h], ix)
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def _ascends(xs: np.ndarray, ys: np.ndarray, i: I64, qx: I64, qy: I64,
              counts: np.ndarray) -> bool:
     """Whether the score rises along the chain edge ``i -> i + 1``."""
@@ -374,7 +376,7 @@ def _ascends(xs: np.ndarray, ys: np.ndarray, i: I64, qx: I64, qy: I64,
     return sign_dot(qx, xs[i + 1] - xs[i], qy, ys[i + 1] - ys[i]) > 0
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def chain_query_near(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, qx: I64,
                      qy: I64, hint: I64, counts: np.ndarray) -> tuple[I64, I64]:
     """``chain_query_at``, searched outward from chain index ``hint`` (galloping, then
@@ -422,7 +424,7 @@ def chain_query_near(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: 
     return best, lo - o
 
 
-@njit(cache=True, _nrt=False)
+@refcount_free
 def pool_query_near(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray,
                     lens: np.ndarray, ext: np.ndarray, h: I64, qx: float, qy: float,
                     hints: np.ndarray, counts: np.ndarray) -> int:

@@ -67,7 +67,7 @@ def _grow_rows(a: np.ndarray, need: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True, _nrt=False)
+@K.refcount_free
 def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: int, r1: int,
                 src: np.ndarray, dst: np.ndarray) -> None:
     for r in range(r0, r1):
@@ -77,7 +77,7 @@ def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: i
         dst[r - r0] = acc
 
 
-@njit(cache=True, _nrt=False)
+@K.refcount_free
 def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.ndarray,
            table_pos: np.ndarray) -> float:
     """Value column ``col`` (``head_value`` code) of position ``p``."""
@@ -87,7 +87,7 @@ def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.nda
     return table[i, toks[p]] + table_pos[i, 0] * p + table_pos[i, 1] * (float(p) * p)
 
 
-@njit(cache=True, _nrt=False)
+@K.refcount_free
 def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
            g_ptr: np.ndarray, g_idx: np.ndarray, g_val: np.ndarray, v_ptr: np.ndarray,
            v_idx: np.ndarray, v_val: np.ndarray, unit_ptr: np.ndarray, bias: np.ndarray,
@@ -126,7 +126,7 @@ def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
         dx[f] = 0.0
 
 
-@njit(cache=True, _nrt=False)
+@K.refcount_free
 def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, state: tuple,
              counts: np.ndarray) -> int:
     """The forward pass of ``token`` at position ``t``: updates the residual ``x`` and the
