@@ -95,13 +95,15 @@ def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
            prefix1: np.ndarray, prefix2: np.ndarray, layer_out_ptr: np.ndarray,
            layer_out_idx: np.ndarray) -> None:
     """The layer's ReGLU block on ``x``: per unit group one gate dot product, a bisection over
-    its sorted biases for the open units, then their summed outputs (prefix sums)."""
+    its sorted biases for the open units, then their summed outputs (prefix sums centred on
+    the group's first unit, ``compiled_plan.UnitGroups``)."""
     for gi in range(layer_ptr[layer], layer_ptr[layer + 1]):
         s = 0.0
         for j in range(g_ptr[gi], g_ptr[gi + 1]):
             s += g_val[j] * x[g_idx[j]]
         u0, u1 = unit_ptr[gi], unit_ptr[gi + 1]
-        if not s + bias[u0] > 0.0:
+        s0 = s + bias[u0]  # the most open unit's gate
+        if not s0 > 0.0:
             continue  # the most open unit is shut: so are all
         lo, hi = u0 + 1, u1
         while lo < hi:
@@ -119,7 +121,7 @@ def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
         nf = out_ptr[gi + 1] - o0
         base = prefix_ptr[gi] + (lo - u0) * nf
         for i in range(nf):
-            dx[out_idx[o0 + i]] += v * (s * prefix1[base + i] + prefix2[base + i])
+            dx[out_idx[o0 + i]] += v * (s0 * prefix1[base + i] + prefix2[base + i])
     for i in range(layer_out_ptr[layer], layer_out_ptr[layer + 1]):
         f = layer_out_idx[i]
         x[f] += dx[f]

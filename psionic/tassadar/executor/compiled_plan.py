@@ -17,8 +17,11 @@ new heads, units and layers are planned without edits:
   ``b`` the coefficient of the always-one input feature. Units of a layer with
   the same ``g`` (bias aside) and the same ``v`` form a group; sorted by
   ``b`` descending, the open units for ``s = g . x`` are a prefix (``b > -s``),
-  found by bisection, and their sum is ``v (s P1[k] + P2[k])`` with
-  ``P1[k] = sum out_u`` and ``P2[k] = sum b_u out_u`` over the first ``k``.
+  found by bisection, and their sum is ``v (s' P1[k] + P2[k])`` with
+  ``s' = s + b_0`` (the most open unit's gate), ``P1[k] = sum out_u`` and
+  ``P2[k] = sum (b_u - b_0) out_u`` over the first ``k``. Centring on
+  ``b_0`` keeps the terms as small as the dense ``(s + b_u) v`` keeps them:
+  a gate's large constants cancel in ``s'`` before anything is multiplied.
   A group whose gate is shut costs one dot product and one comparison.
 - **Unembedding.** When the logits read one feature ``T`` they are lines
   ``w_i T + b_i``, and their argmax (first maximum) is the upper hull of the
@@ -86,6 +89,7 @@ class UnitGroups:
     out_ptr: np.ndarray  # features group i adds into: out_idx[out_ptr[i] .. out_ptr[i + 1]]
     out_idx: np.ndarray
     prefix_ptr: np.ndarray  # P1/P2 of group i, k open: prefix[prefix_ptr[i] + k * n_out + j]
+    # (P2 centred on the group's first bias)
     prefix1: np.ndarray
     prefix2: np.ndarray
     layer_out_ptr: np.ndarray  # features any group of layer l adds into
@@ -123,9 +127,10 @@ class UnitGroups:
                 run2 = np.zeros(len(outs))
                 p1 += run1.tolist()
                 p2 += run2.tolist()
+                first = b[order][0]
                 for k, u_b in enumerate(b[order]):
                     run1 = run1 + o[k]
-                    run2 = run2 + u_b * o[k]
+                    run2 = run2 + (u_b - first) * o[k]
                     p1 += run1.tolist()
                     p2 += run2.tolist()
                 prefix_ptr.append(len(p1))
