@@ -92,6 +92,7 @@ def test_unit_groups_equal_the_dense_relu_block_on_the_executor() -> None:
     cm = CompiledModel.of(model)
     assert cm.n_groups < model.n_units // 10  # the grouping is what makes it fast
     rng = np.random.default_rng(7)
+    checked = drawn = 0
     for layer, lw in enumerate(model.layers):
         p = _LayerPlan.of(lw)
         for _ in range(30):
@@ -100,11 +101,20 @@ def test_unit_groups_equal_the_dense_relu_block_on_the_executor() -> None:
             x[0] = 1.0
             gv = p.w_gv @ x[p.ffn_cols]
             units = gv.shape[0] // 2
+            acts = np.maximum(gv[:units], 0.0) * gv[units:]
+            drawn += 1
+            # a random residual can push a gate's large constants past 2^53, where the dense
+            # block is not exact either: compare where it is
+            if units and (np.max(np.abs(gv)) >= 2.0 ** 50 or np.max(np.abs(acts))
+                          * np.max(np.abs(p.w_out), initial=0.0) * units >= 2.0 ** 50):
+                continue
+            checked += 1
             want = x.copy()
-            want[p.out_rows] += p.w_out @ (np.maximum(gv[:units], 0.0) * gv[units:])
+            want[p.out_rows] += p.w_out @ acts
             got = x.copy()
             C._units(layer, got, np.zeros_like(x), *cm.units.arrays())
             np.testing.assert_array_equal(got, want)
+    assert checked >= drawn // 2
 
 
 def test_the_logits_hull_gives_the_first_maximum() -> None:
