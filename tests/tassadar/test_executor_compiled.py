@@ -75,6 +75,34 @@ def test_corpus_workloads_match_the_reference() -> None:
     assert {"const_arith", "wrap_extend"} <= set(decoded)
 
 
+HULL_TOKENS = 1_500_000  # longer traces (knapsack_c, sudoku_inkala_c): past any position bound
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)  # minutes: the whole corpus, 1M-token C programs included
+def test_every_corpus_workload_decodes_exactly_or_is_refused_in_hull_mode() -> None:
+    from .test_executor_decode import DECODED
+
+    decoded, refused = [], []
+    for w in WORKLOADS.values():
+        if w.slow or (w.language == "c" and not HAS_CLANG):
+            continue
+        program = load(w.path)
+        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
+        if len(ref.tokens) > HULL_TOKENS:
+            continue
+        try:
+            out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None)
+        except Refusal:
+            refused.append(w.name)
+            continue
+        assert list(out.tokens) == list(ref.tokens), w.name
+        assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), w.name
+        assert out.memory == ref.memory, w.name
+        decoded.append(w.name)
+    assert set(decoded) == DECODED and not set(refused) & DECODED, (decoded, refused)
+
+
 def test_same_tokens_and_fewer_dot_products_than_the_session() -> None:
     wat, args, _ = straight_line(3)
     _, p, mx = _prompt(wat, args)

@@ -41,10 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import counts, divide, shifts
-from psionic.tassadar.executor import frames
+from psionic.tassadar.executor import counts, divide, frames, memory, shifts
 from psionic.tassadar.executor import layout as L
-from psionic.tassadar.executor import memory
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
 INPUTS = {
