@@ -148,9 +148,9 @@ def test_step_bound_traps_like_the_reference(max_steps: int) -> None:
 
 
 def test_uncovered_opcode_is_refused_before_decoding_with_its_name() -> None:
-    p = load_wat('(module (func (export "run") (param i32) (result i32) local.get 0 i32.const 3 '
-                 'i32.div_u))')
-    with pytest.raises(UnsupportedOpcode, match="i32.div_u"):
+    p = load_wat('(module (func (export "run") (param i64) (result i64) local.get 0 i64.const 3 '
+                 'i64.div_u))')
+    with pytest.raises(UnsupportedOpcode, match="i64.div_u"):
         decode_linear(p, "run", [2], [], None)
 
 
