@@ -135,6 +135,13 @@ def asarray(data: Any, dtype: DType | None) -> Any:
     return t.to(default_device())
 
 
+def copy_from_host(x: Any, host: np.ndarray) -> None:
+    """Write ``host`` into ``x`` unless ``x`` already is a view of the same memory."""
+    if x.device.type == "cpu" and host.size and x.data_ptr() == host.ctypes.data:
+        return
+    x.copy_(asarray(host, None))
+
+
 def to_numpy(x: Any) -> np.ndarray:
     torch = require_torch()
     x = x.detach().cpu()

@@ -251,10 +251,9 @@ def quant_matmul_t(g: Any, weight: Any, compute: Any = None) -> Any:
     torch = require_torch()
     dtype = compute or torch.float32
     flat = g.reshape(-1, weight.rows).to(dtype)
-    out = None
+    out = torch.zeros((flat.shape[0], weight.cols), dtype=torch.float32, device=flat.device)
     for rows in _chunks(weight.rows):
-        part = (flat[:, rows] @ decode_rows(weight, rows, dtype)).float()
-        out = part if out is None else out + part
+        out += (flat[:, rows] @ decode_rows(weight, rows, dtype)).float()
     return out.reshape(*g.shape[:-1], weight.cols)
 
 

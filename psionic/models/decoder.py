@@ -277,7 +277,7 @@ class DecoderModel(Module):
             documents = np.asarray(documents, dtype=np.int64)
             first = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
             positions = positions - np.repeat(first, np.diff(np.r_[first, len(ids)]))
-        x = self.embed_tokens(Tensor(ids, dtype="i64"))
+        x = self.embed_tokens(Tensor(ids, dtype="i64", backend=self.array_backend))
         if self.config.embed_scale is not None:
             x = x * float(np.float32(self.config.embed_scale))
         for block in self.layers:
