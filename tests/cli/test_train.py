@@ -77,3 +77,39 @@ def test_a_token_budget_stops_before_the_step_budget(tmp_path: Path, capsys: pyt
                  "--no-progress", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["stopped_by"] == "tokens" and result["steps"] == 2 and result["tokens"] == 96
+
+
+@pytest.mark.slow  # ~25 s: SmolLM2 on torch
+def test_train_lora_on_torch_in_bf16_writes_a_peft_adapter(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    data = _data(tmp_path / "sums.jsonl")
+    out = tmp_path / "run"
+    argv = ["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(data), "--steps", "2",
+            "--rank", "2", "--row-length", "48", "--batch-size", "2", "--backend", "torch",
+            "--precision", "bf16", "--out", str(out), "--no-progress", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "bf16" and result["backend"] == "torch" and result["batch_size"] == 2
+    assert result["tokens"] == 2 * 2 * 48 and np.isfinite(result["final_loss"])
+    loaded = load_model("smollm2-135m-instruct")
+    adapter = load_peft(out / "adapter", loaded.config)
+    assert adapter.digest == result["adapter_digest"]
+    tensors = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert any(np.abs(v).sum() > 0 for k, v in tensors.items() if "lora_B" in k)
+    receipts = [json.loads(line) for line in (out / "receipts.jsonl").read_text().splitlines()]
+    assert [r["precision"] for r in receipts] == ["bf16", "bf16"]
+    manifest = json.loads((out / "checkpoints" / "step-00000002" / "manifest.json").read_text())
+    assert manifest["trainer"]["precision"] == "bf16"
+    # Resuming in f32 what ran in bf16 is refused by name, in one line.
+    as_f32 = [("f32" if a == "bf16" else a) for a in argv if a != "--json"]
+    assert main([*as_f32, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint_mismatch" in err[0] and "trained in bf16" in err[0]
+
+
+def test_a_precision_the_backend_lacks_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(_data(tmp_path / "d.jsonl")),
+                 "--precision", "f16", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unsupported_precision" in err[0] and "f16" in err[0] and "cpu" in err[0]
