@@ -65,9 +65,9 @@ def _f16(blocks: Any, at: int) -> Any:
 
 
 def _nibbles(qs: Any) -> Any:
-    """(n, 16) bytes -> (n, 32): element i < 16 is qs[i] & 15, else qs[i - 16] >> 4."""
+    """(n, 16) bytes -> (n, 32) uint8: element i < 16 is qs[i] & 15, else qs[i - 16] >> 4."""
     torch = require_torch()
-    return torch.cat([qs & 0x0F, qs >> 4], dim=1).int()
+    return torch.cat([qs & 0x0F, qs >> 4], dim=1)
 
 
 def _bits(qh: Any) -> Any:
@@ -118,23 +118,25 @@ def _q8_0(blocks: Any) -> Any:
 
 @register_decoder("q4_0")
 def _q4_0(blocks: Any) -> Any:
-    return _f16(blocks, 0) * (_nibbles(blocks[:, 2:18]) - 8).float()
+    return _f16(blocks, 0) * (_nibbles(blocks[:, 2:18]).float() - 8.0)  # q - 8 is exact in float32
 
 
 @register_decoder("q4_1")
 def _q4_1(blocks: Any) -> Any:
-    return _f16(blocks, 0) * _nibbles(blocks[:, 4:20]).float() + _f16(blocks, 2)
+    torch = require_torch()
+    dm = blocks[:, 0:4].contiguous().view(torch.float16).float()  # (n, 2): d and m
+    return dm[:, 0:1] * _nibbles(blocks[:, 4:20]).float() + dm[:, 1:2]
 
 
 @register_decoder("q5_0")
 def _q5_0(blocks: Any) -> Any:
-    q = (_nibbles(blocks[:, 6:22]) | (_bits(blocks[:, 2:6]) << 4)) - 16
+    q = (_nibbles(blocks[:, 6:22]).int() | (_bits(blocks[:, 2:6]) << 4)) - 16
     return _f16(blocks, 0) * q.float()
 
 
 @register_decoder("q5_1")
 def _q5_1(blocks: Any) -> Any:
-    q = _nibbles(blocks[:, 8:24]) | (_bits(blocks[:, 4:8]) << 4)
+    q = _nibbles(blocks[:, 8:24]).int() | (_bits(blocks[:, 4:8]) << 4)
     return _f16(blocks, 0) * q.float() + _f16(blocks, 2)
 
 
