@@ -21,8 +21,9 @@ Resume is exact: parameters, optimizer moments, the data position, the RNG
 state and the counters all come back from the checkpoint, and the logs are
 cut back to its step, so a run killed at any moment and resumed ends with the
 same bytes as one that never stopped (for a step or token budget). A resume
-may raise (or lower) the budget: the run continues to the new one, and a
-``BudgetChange`` link in the receipt chain records it. A resume in another
+may raise (or lower) the budget: the run continues to the new one (a cosine
+or linear schedule then follows the new step budget from the resumed step on),
+and a ``BudgetChange`` link in the receipt chain records it. A resume in another
 precision is refused by name.
 """
 
