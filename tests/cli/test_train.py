@@ -46,6 +46,14 @@ def test_train_lora_end_to_end_and_resume(tmp_path: Path, capsys: pytest.Capture
     assert main([*argv, "--resume", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["resumed_from"] == 2 and result["steps"] == 2 and result["adapter_digest"] == digest
+    # A larger budget on resume: the run goes on to it, and the receipt chain records the change.
+    more = [("3" if a == "2" and argv[i - 1] == "--steps" else a) for i, a in enumerate(argv)]
+    assert main([*more, "--resume", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["resumed_from"] == 2 and result["steps"] == 3 and result["adapter_digest"] != digest
+    chain = [json.loads(line) for line in (out / "receipts.jsonl").read_text().splitlines()]
+    assert [r.get("kind", "step") for r in chain] == ["step", "step", "budget_change", "step"]
+    assert chain[2]["budget_from"]["steps"] == 2 and chain[2]["budget_to"]["steps"] == 3
 
 
 def test_bad_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
