@@ -116,8 +116,20 @@ def test_train_lora_on_torch_in_bf16_writes_a_peft_adapter(tmp_path: Path,
     assert len(err) == 1 and "checkpoint_mismatch" in err[0] and "trained in bf16" in err[0]
 
 
-def test_a_precision_the_backend_lacks_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# Bad backend / precision / batch settings: each one line naming the problem, exit 2, no model loaded.
+BAD_SETTINGS = [
+    (["--precision", "f16"], "unsupported_precision: training in f16 is not supported on the cpu backend"),
+    (["--precision", "fp8", "--backend", "torch"], "unsupported_precision: unknown precision 'fp8'"),
+    (["--backend", "tpu"], "backend_unavailable: no backend named 'tpu'"),
+    (["--batch-size", "0"], "invalid_input: --steps, --rank, --batch-size and --grad-accum"),
+    (["--grad-accum", "0"], "invalid_input: --steps, --rank, --batch-size and --grad-accum"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_SETTINGS)
+def test_bad_training_settings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            extra: list[str], message: str) -> None:
     assert main(["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(_data(tmp_path / "d.jsonl")),
-                 "--precision", "f16", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+                 "--out", str(tmp_path / "o"), "--no-progress", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unsupported_precision" in err[0] and "f16" in err[0] and "cpu" in err[0]
+    assert len(err) == 1 and message in err[0]
