@@ -11,7 +11,9 @@ that declares them, bf16 or f16, where every product runs in that dtype while
 parameters, optimizer moments, norms and the loss stay float32 (the master
 copies). f16 scales the loss (dynamic loss scaling): a step whose gradients
 overflow is skipped, its receipt says so, and the scale halves; after
-``scale_growth_interval`` good steps it doubles. The run stops at the first budget it reaches: steps,
+``scale_growth_interval`` good steps it doubles.
+
+The run stops at the first budget it reaches: steps,
 tokens or wall time. Every step appends a receipt (``receipts.jsonl``) and a
 log line (``log.jsonl``); evaluation runs every ``eval_every`` steps and at
 the end; a checkpoint is written every ``checkpoint_every`` steps and at the
