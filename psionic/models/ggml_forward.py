@@ -57,10 +57,6 @@ def _linear(x: np.ndarray, lin: Any) -> np.ndarray:
     return out
 
 
-def _read(kv: Any, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-    return kv.read(layer, end)
-
-
 class GGMLDecoder:
     """``DecoderModel``'s weights, run in llama.cpp's numerics; called like the model."""
 
@@ -128,7 +124,7 @@ class GGMLDecoder:
         if cfg.qk_norm:
             q = ew.rms_norm(q.reshape(-1, cfg.head_dim), attn.q_norm.weight.data, cfg.rms_eps).reshape(q.shape)
             k = ew.rms_norm(k.reshape(-1, cfg.head_dim), attn.k_norm.weight.data, cfg.rms_eps).reshape(k.shape)
-        base = np.float32(attn.freqs_base) if hasattr(attn, "freqs_base") else self._rope_base(attn)
+        base = self._rope_base(attn)
         q = ew.rope(q, positions, cfg.rope_dim, base, cfg.rope_neox)
         k = ew.rope(k, positions, cfg.rope_dim, base, cfg.rope_neox)
         # K and V go to llama.cpp's f16 cache
@@ -139,17 +135,17 @@ class GGMLDecoder:
         for seg in segments:
             rows = slice(row, row + seg.length)
             seg.kv.write(attn.layer, seg.start, k[rows], v[rows])
-            keys, values = _read(seg.kv, attn.layer, seg.start + seg.length)
+            keys, values = seg.kv.read(attn.layer, seg.start + seg.length)
             out[rows] = ggml_attention.attention(
                 q[rows], keys, values, seg.start, cfg.attn_scale, attn.window or 0, single
             )
             row += seg.length
         return _linear(out.reshape(n, cfg.n_heads * cfg.head_dim), attn.o_proj)
 
-    def _rope_base(self, attn: Any) -> np.float32:
+    def _rope_base(self, attn: Any) -> float:
         cfg = self.config
         sliding = cfg.is_sliding(attn.layer)
-        return np.float32(cfg.rope_base_sliding if sliding and cfg.rope_base_sliding else cfg.rope_base)
+        return float(cfg.rope_base_sliding if sliding and cfg.rope_base_sliding else cfg.rope_base)
 
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
