@@ -22,7 +22,7 @@ import numpy as np
 
 from psionic.backends.cpu.ggml import attention as ggml_attention
 from psionic.backends.cpu.ggml import elementwise as ew
-from psionic.backends.cpu.ggml import quant
+from psionic.backends.cpu.ggml import kquant, quant
 from psionic.backends.quant_matrix import QuantMatrix
 from psionic.core.errors import UnsupportedQuantType
 from psionic.models.decoder import DecoderModel, Segment
@@ -31,7 +31,14 @@ from psionic.nn import ops
 MATMULS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "q4_1": quant.matmul_q4_1,
     "q8_0": quant.matmul_q8_0,
+    "q5_0": kquant.matmul_q5_0,
+    "q6_k": kquant.matmul_q6_k,
+    # llama.cpp repacks Q4_K rows for its x86 GEMM by default (the recordings' layout)
+    "q4_k": kquant.matmul_q4_k_repacked,
 }
+# Families whose llama.cpp graph scales Q before attention (softmax scale 1) instead of
+# scaling the scores in the softmax.
+SCALES_Q = frozenset({"gemma3"})
 
 
 def supported_formats() -> list[str]:
@@ -62,10 +69,11 @@ class GGMLDecoder:
 
     numerics = "llamacpp"
 
-    def __init__(self, model: DecoderModel) -> None:
+    def __init__(self, model: DecoderModel, architecture: str = "llama") -> None:
         check_supported(model)
         self.model = model
         self.config = model.config
+        self.scales_q = architecture in SCALES_Q
 
     def __getattr__(self, name: str) -> Any:  # parameters, named_parameters, ... of the model
         return getattr(self.model, name)
@@ -84,8 +92,8 @@ class GGMLDecoder:
             raise UnsupportedQuantType("numerics 'llamacpp' does not run LoRA adapters")
         positions = np.concatenate([np.arange(s.start, s.start + s.length) for s in segments])
         x = ops.embed(m.embed_tokens.weight.data, ids)
-        if cfg.embed_scale is not None:
-            x = x * np.float32(cfg.embed_scale)
+        if cfg.embed_scale is not None:  # ggml_scale by sqrtf(n_embd)
+            x = x * np.sqrt(np.float32(cfg.d_model))
         single = len(ids) == 1
         for block in m.layers:
             x = self._block(block, x, positions, segments, single)
@@ -127,6 +135,9 @@ class GGMLDecoder:
         base = self._rope_base(attn)
         q = ew.rope(q, positions, cfg.rope_dim, base, cfg.rope_neox)
         k = ew.rope(k, positions, cfg.rope_dim, base, cfg.rope_neox)
+        scale = np.float32(cfg.attn_scale)
+        if self.scales_q:
+            q, scale = q * scale, np.float32(1.0)
         # K and V go to llama.cpp's f16 cache
         k = k.astype(np.float16).astype(np.float32)
         v = v.astype(np.float16).astype(np.float32)
@@ -137,7 +148,7 @@ class GGMLDecoder:
             seg.kv.write(attn.layer, seg.start, k[rows], v[rows])
             keys, values = seg.kv.read(attn.layer, seg.start + seg.length)
             out[rows] = ggml_attention.attention(
-                q[rows], keys, values, seg.start, cfg.attn_scale, attn.window or 0, single
+                q[rows], keys, values, seg.start, float(scale), attn.window or 0, single
             )
             row += seg.length
         return _linear(out.reshape(n, cfg.n_heads * cfg.head_dim), attn.o_proj)
@@ -150,4 +161,5 @@ class GGMLDecoder:
 
 ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "silu": ew.swiglu,
+    "gelu_tanh": ew.geglu,
 }

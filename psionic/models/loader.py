@@ -130,6 +130,6 @@ def load_model(ref: str, progress: bool = False, numerics: str = "f32") -> Loade
     if numerics == "llamacpp":
         from psionic.models.ggml_forward import GGMLDecoder
 
-        runner = GGMLDecoder(model)
+        runner = GGMLDecoder(model, file.architecture)
         step("numerics: llama.cpp's CPU kernels")
     return LoadedModel(name, path, file, tokenizer, template, config, runner, digest, numerics)

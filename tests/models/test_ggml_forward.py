@@ -25,6 +25,7 @@ FIXTURES = next(
     None,
 )
 SMOLLM = "public_smollm2-135m-instruct-q4_1.json"
+GEMMA = "public_gemma3-270m-q4_k_m.json"
 needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason="shared/fixtures/llamacpp is not beside this checkout")
 # The fixture keeps logits to four decimals: a bit-identical forward differs from it by rounding only.
 FIXTURE_ROUNDING = 1.01e-4
@@ -52,9 +53,14 @@ def test_receipt_reference_names_the_numerics(smollm_llamacpp: LoadedModel) -> N
     assert isinstance(smollm_llamacpp.model, GGMLDecoder)
 
 
-def test_unsupported_format_is_refused(gemma_path: Path) -> None:
-    with pytest.raises(UnsupportedQuantType, match="numerics 'llamacpp' has no kernel for"):
-        load_model(str(gemma_path), numerics="llamacpp")
+def test_unsupported_format_is_refused(tmp_path: Path) -> None:
+    """float32 weights: llama.cpp's f32 GEMM is not reproduced, so the mode refuses them."""
+    from .synthetic import hf_model, write_family_gguf
+
+    path = tmp_path / "tiny.gguf"
+    write_family_gguf(path, "llama", hf_model("llama", 1, None))
+    with pytest.raises(UnsupportedQuantType, match="numerics 'llamacpp' has no kernel for f32"):
+        load_model(str(path), numerics="llamacpp")
 
 
 @needs_fixtures
@@ -82,3 +88,14 @@ def test_smollm2_meets_the_parity_bars(smollm_llamacpp: LoadedModel) -> None:
     assert score.agree == score.total == 448
     assert score.max_top5_diff <= FIXTURE_ROUNDING
     assert greedy_matches(cases, psionic_greedy(smollm_llamacpp)) == len(cases) == 8
+
+
+@needs_fixtures
+def test_gemma3_first_case_matches_the_recording() -> None:
+    """Q5_0, Q8_0, repacked Q4_K, tiled Q6_K, the f16 GELU table: the first prompt's
+    positions all equal llama.cpp's recording."""
+    loaded = load_model("gemma3-270m", numerics="llamacpp")
+    _, cases = load_fixture(FIXTURES / GEMMA)  # type: ignore[operator]
+    score = score_top1(cases[:1], psionic_predictions(loaded))
+    assert score.agree == score.total
+    assert score.max_top5_diff <= FIXTURE_ROUNDING

@@ -59,3 +59,26 @@ def test_swiglu_uses_ggml_exp() -> None:
     for idx in np.ndindex(gate.shape):
         g = gate[idx]
         assert got[idx] == F32(F32(g / F32(F32(1.0) + v_expf(F32(0.0) - g))) * up[idx])
+
+
+LIBM.tanhf.restype = ctypes.c_float
+LIBM.tanhf.argtypes = [ctypes.c_float]
+
+
+def test_gelu_table_and_clamps() -> None:
+    table = ew.gelu_table()
+    rng = np.random.default_rng(3)
+    for index in rng.integers(0, 1 << 16, 300):
+        x = F32(np.uint16(index).view(np.float16))
+        if not np.isfinite(x):
+            continue
+        # ggml_gelu_f32 with `1 + a*x*x` contracted to fma(a*x, x, 1)
+        inner = fma(F32(F32(0.044715) * x), x, F32(1.0))
+        t = F32(LIBM.tanhf(F32(F32(F32(0.79788456080286535587989211986876) * x) * inner)))
+        want = F32(F32(F32(0.5) * x) * F32(F32(1.0) + t))
+        assert table[index] == F32(np.float16(want)), x
+    gate = np.float32([[-12.0, -10.0, 0.5, 9.99, 10.0, 12.0]])
+    up = np.float32([[2.0, 2.0, 2.0, 2.0, 2.0, 2.0]])
+    got = ew.geglu(gate, up)
+    assert got[0, 0] == 0 and got[0, 1] == 0 and got[0, 4] == 20 and got[0, 5] == 24
+    assert got[0, 2] == table[np.float16(0.5).view(np.uint16)] * 2

@@ -105,3 +105,46 @@ def swiglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
     out = np.empty_like(gate)
     _swiglu(np.ascontiguousarray(gate), np.ascontiguousarray(up), out)
     return out
+
+
+_GELU_A = np.float32(0.044715)
+_SQRT_2_OVER_PI = np.float32(0.79788456080286535587989211986876)
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+
+
+@njit(cache=True)
+def _gelu_f32(x, fused):
+    """ggml_gelu_f32 as ggml-cpu.c compiles it (``1 + a*x*x`` fused when ``fused``)."""
+    inner = fma32(_GELU_A * x, x, _ONE) if fused else _GELU_A * x * x + _ONE
+    return _HALF * x * (_ONE + np.float32(math.tanh(_SQRT_2_OVER_PI * x * inner)))
+
+
+@njit(cache=True)
+def _gelu_table(halves, fused, out):
+    for i in range(halves.shape[0]):
+        out[i] = _gelu_f32(halves[i], fused)
+
+
+_TABLES: dict[bool, np.ndarray] = {}
+
+
+def gelu_table(fused: bool = True) -> np.ndarray:
+    """ggml's ``ggml_table_gelu_f16``: GELU of every f16 value, rounded to f16, as float32."""
+    if fused not in _TABLES:
+        halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+        values = np.empty_like(halves)
+        with np.errstate(all="ignore"):
+            _gelu_table(halves, fused, values)
+        _TABLES[fused] = values.astype(np.float16).astype(np.float32)
+    return _TABLES[fused]
+
+
+def geglu(gate: np.ndarray, up: np.ndarray, fused: bool = True) -> np.ndarray:
+    """ggml's ``geglu`` with its f16 GELU table: ``table[f16(gate)] * up``; ``gate <= -10``
+    gives 0, ``gate >= 10`` gives ``gate * up``."""
+    gate = np.asarray(gate, np.float32)
+    index = gate.astype(np.float16).view(np.uint16)
+    out = gelu_table(fused)[index] * up
+    out = np.where(gate <= np.float32(-10.0), np.float32(0.0), out)
+    return np.where(gate >= np.float32(10.0), gate * up, out).astype(np.float32)
