@@ -99,3 +99,14 @@ def test_gemma3_first_case_matches_the_recording() -> None:
     score = score_top1(cases[:1], psionic_predictions(loaded))
     assert score.agree == score.total
     assert score.max_top5_diff <= FIXTURE_ROUNDING
+
+
+@pytest.mark.slow
+@needs_fixtures
+def test_gemma3_meets_the_parity_bars() -> None:
+    loaded = load_model("gemma3-270m", numerics="llamacpp")
+    _, cases = load_fixture(FIXTURES / GEMMA)  # type: ignore[operator]
+    score = score_top1(cases, psionic_predictions(loaded))
+    assert score.agree == score.total == 455
+    assert score.max_top5_diff <= FIXTURE_ROUNDING
+    assert greedy_matches(cases, psionic_greedy(loaded)) == len(cases) == 8
