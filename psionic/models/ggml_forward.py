@@ -24,7 +24,7 @@ from psionic.backends.cpu.ggml import attention as ggml_attention
 from psionic.backends.cpu.ggml import elementwise as ew
 from psionic.backends.cpu.ggml import kquant, quant
 from psionic.backends.quant_matrix import QuantMatrix
-from psionic.core.errors import UnsupportedQuantType
+from psionic.core.errors import UnsupportedOperation, UnsupportedQuantType
 from psionic.models.decoder import DecoderModel, Segment
 from psionic.nn import ops
 
@@ -36,6 +36,9 @@ MATMULS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     # llama.cpp repacks Q4_K rows for its x86 GEMM by default (the recordings' layout)
     "q4_k": kquant.matmul_q4_k_repacked,
 }
+# The families whose llama.cpp graphs this forward follows (checked against llama.cpp's
+# tensors); others are refused rather than run in an order nobody compared.
+FAMILIES = frozenset({"llama", "gemma3"})
 # Families whose llama.cpp graph scales Q before attention (softmax scale 1) instead of
 # scaling the scores in the softmax.
 SCALES_Q = frozenset({"gemma3"})
@@ -70,6 +73,12 @@ class GGMLDecoder:
     numerics = "llamacpp"
 
     def __init__(self, model: DecoderModel, architecture: str = "llama") -> None:
+        if architecture not in FAMILIES:
+            raise UnsupportedOperation(
+                f"numerics 'llamacpp' follows llama.cpp's graphs for {', '.join(sorted(FAMILIES))}; "
+                f"not {architecture}",
+                architecture=architecture,
+            )
         check_supported(model)
         self.model = model
         self.config = model.config
@@ -89,7 +98,7 @@ class GGMLDecoder:
         if sum(s.length for s in segments) != len(ids):
             raise ValueError("segment lengths must add up to the number of tokens")
         if any(s.adapter is not None for s in segments):
-            raise UnsupportedQuantType("numerics 'llamacpp' does not run LoRA adapters")
+            raise UnsupportedOperation("numerics 'llamacpp' does not run LoRA adapters")
         positions = np.concatenate([np.arange(s.start, s.start + s.length) for s in segments])
         x = ops.embed(m.embed_tokens.weight.data, ids)
         if cfg.embed_scale is not None:  # ggml_scale by sqrtf(n_embd)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from psionic.core.errors import InvalidInput, UnsupportedQuantType
+from psionic.core.errors import InvalidInput, UnsupportedOperation, UnsupportedQuantType
 from psionic.core.manifest import RuntimeManifest
 from psionic.models.generate import model_reference
 from psionic.models.ggml_forward import GGMLDecoder
@@ -51,6 +51,15 @@ def test_default_manifest_is_unchanged_and_llamacpp_is_recorded() -> None:
 def test_receipt_reference_names_the_numerics(smollm_llamacpp: LoadedModel) -> None:
     assert model_reference(smollm_llamacpp)["numerics"] == "llamacpp"
     assert isinstance(smollm_llamacpp.model, GGMLDecoder)
+
+
+def test_unverified_family_is_refused(tmp_path: Path) -> None:
+    from .synthetic import hf_model, write_family_gguf
+
+    path = tmp_path / "tiny.gguf"
+    write_family_gguf(path, "qwen2", hf_model("qwen2", 1, None), quant="q8_0")
+    with pytest.raises(UnsupportedOperation, match="not qwen2"):
+        load_model(str(path), numerics="llamacpp")
 
 
 def test_unsupported_format_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@
   ``x0*s + x1*c`` are compiled with fused multiply-adds (GCC contracts them): the
   second product is rounded, the first fused.
 - ``swiglu``: ``v_silu(gate) * up``.
+- ``geglu``: ``table[f16(gate)] * up`` from ggml's f16 GELU table (``gate`` at or
+  beyond +-10 clamped as ggml does).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _rope_cache(pos, n_dims, base):
 
 
 @njit(cache=True, parallel=True)
-def _rope(x, positions, n_dims, base, neox, variant, out):
+def _rope(x, positions, n_dims, base, neox, out):
     t, h, d = x.shape
     half = n_dims // 2
     for i in prange(t):
@@ -72,24 +74,15 @@ def _rope(x, positions, n_dims, base, neox, variant, out):
                 x0 = x[i, j, a]
                 x1 = x[i, j, b]
                 c_, s_ = cos[p], sin[p]
-                if variant == 0:
-                    out[i, j, a] = x0 * c_ - x1 * s_
-                    out[i, j, b] = x0 * s_ + x1 * c_
-                elif variant == 1:
-                    out[i, j, a] = fma32(x0, c_, -(x1 * s_))
-                    out[i, j, b] = fma32(x0, s_, x1 * c_)
-                else:
-                    out[i, j, a] = fma32(-x1, s_, x0 * c_)
-                    out[i, j, b] = fma32(x1, c_, x0 * s_)
+                out[i, j, a] = fma32(x0, c_, -(x1 * s_))
+                out[i, j, b] = fma32(x0, s_, x1 * c_)
 
 
-def rope(x: np.ndarray, positions: np.ndarray, n_dims: int, base: float, neox: bool,
-         variant: int = 1) -> np.ndarray:
+def rope(x: np.ndarray, positions: np.ndarray, n_dims: int, base: float, neox: bool) -> np.ndarray:
     """ggml's ``rope`` (no scaling) of ``x (T, H, D)`` at ``positions (T,)``."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     out = np.empty_like(x)
-    _rope(x, np.ascontiguousarray(positions, dtype=np.int64), n_dims, np.float32(base), neox,
-          variant, out)
+    _rope(x, np.ascontiguousarray(positions, dtype=np.int64), n_dims, np.float32(base), neox, out)
     return out
 
 
@@ -114,37 +107,37 @@ _ONE = np.float32(1.0)
 
 
 @njit(cache=True)
-def _gelu_f32(x, fused):
-    """ggml_gelu_f32 as ggml-cpu.c compiles it (``1 + a*x*x`` fused when ``fused``)."""
-    inner = fma32(_GELU_A * x, x, _ONE) if fused else _GELU_A * x * x + _ONE
+def _gelu_f32(x):
+    """ggml_gelu_f32 as ggml-cpu.c compiles it: GCC contracts ``1 + a*x*x`` to ``fma(a*x, x, 1)``."""
+    inner = fma32(_GELU_A * x, x, _ONE)
     return _HALF * x * (_ONE + np.float32(math.tanh(_SQRT_2_OVER_PI * x * inner)))
 
 
 @njit(cache=True)
-def _gelu_table(halves, fused, out):
+def _gelu_table(halves, out):
     for i in range(halves.shape[0]):
-        out[i] = _gelu_f32(halves[i], fused)
+        out[i] = _gelu_f32(halves[i])
 
 
-_TABLES: dict[bool, np.ndarray] = {}
+_TABLE: list[np.ndarray] = []
 
 
-def gelu_table(fused: bool = True) -> np.ndarray:
+def gelu_table() -> np.ndarray:
     """ggml's ``ggml_table_gelu_f16``: GELU of every f16 value, rounded to f16, as float32."""
-    if fused not in _TABLES:
+    if not _TABLE:
         halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
         values = np.empty_like(halves)
         with np.errstate(all="ignore"):
-            _gelu_table(halves, fused, values)
-        _TABLES[fused] = values.astype(np.float16).astype(np.float32)
-    return _TABLES[fused]
+            _gelu_table(halves, values)
+        _TABLE.append(values.astype(np.float16).astype(np.float32))
+    return _TABLE[0]
 
 
-def geglu(gate: np.ndarray, up: np.ndarray, fused: bool = True) -> np.ndarray:
+def geglu(gate: np.ndarray, up: np.ndarray) -> np.ndarray:
     """ggml's ``geglu`` with its f16 GELU table: ``table[f16(gate)] * up``; ``gate <= -10``
     gives 0, ``gate >= 10`` gives ``gate * up``."""
     gate = np.asarray(gate, np.float32)
     index = gate.astype(np.float16).view(np.uint16)
-    out = gelu_table(fused)[index] * up
+    out = gelu_table()[index] * up
     out = np.where(gate <= np.float32(-10.0), np.float32(0.0), out)
     return np.where(gate >= np.float32(10.0), gate * up, out).astype(np.float32)
