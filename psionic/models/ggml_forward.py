@@ -11,6 +11,8 @@ bit for bit (see docs/PARITY.md for which paths and formats are exact).
 It is selected explicitly; the default float32 path and its batch invariance
 are untouched. Like llama.cpp, its results depend on the evaluation path: a
 forward of one token takes ggml's one-row kernels, two or more its GEMM ones.
+Sequences sharing a step are evaluated one by one, so a sequence's bits do not
+depend on the others (only on how its own tokens were split into steps).
 """
 
 from __future__ import annotations
@@ -93,21 +95,41 @@ class GGMLDecoder:
 
     def forward(self, ids: np.ndarray, segments: Sequence[Segment],
                 logit_rows: np.ndarray | None = None) -> np.ndarray:
-        cfg, m = self.config, self.model
+        """Logits (R, vocab) for ``logit_rows`` of the flat batch (default: each segment's last).
+
+        Each segment runs on its own, as llama.cpp evaluates one sequence: its ggml
+        kernels choose their order by the number of rows (one-row dots, GEMMs, Q4_K
+        groups of four, Q6_K from eight rows), so sharing a step with other sequences
+        must not change a sequence's bits.
+        """
         ids = np.asarray(ids, dtype=np.int64)
         if sum(s.length for s in segments) != len(ids):
             raise ValueError("segment lengths must add up to the number of tokens")
         if any(s.adapter is not None for s in segments):
             raise UnsupportedOperation("numerics 'llamacpp' does not run LoRA adapters")
-        positions = np.concatenate([np.arange(s.start, s.start + s.length) for s in segments])
+        ends = np.cumsum([s.length for s in segments])
+        rows = ends - 1 if logit_rows is None else np.asarray(logit_rows, dtype=np.int64)
+        out = np.empty((len(rows), self.config.vocab_size), np.float32)
+        for seg, end in zip(segments, ends, strict=True):
+            first = end - seg.length
+            mine = (rows >= first) & (rows < end)
+            logits = self._sequence(ids[first:end], seg, rows[mine] - first)
+            if logits is not None:
+                out[mine] = logits
+        return out
+
+    def _sequence(self, ids: np.ndarray, seg: Segment, logit_rows: np.ndarray) -> np.ndarray | None:
+        """One sequence's new tokens through every layer; logits at ``logit_rows`` (None if none)."""
+        cfg, m = self.config, self.model
+        positions = np.arange(seg.start, seg.start + seg.length)
         x = ops.embed(m.embed_tokens.weight.data, ids)
         if cfg.embed_scale is not None:  # ggml_scale by sqrtf(n_embd)
             x = x * np.sqrt(np.float32(cfg.d_model))
         single = len(ids) == 1
         for block in m.layers:
-            x = self._block(block, x, positions, segments, single)
-        if logit_rows is None:
-            logit_rows = np.cumsum([s.length for s in segments]) - 1
+            x = self._block(block, x, positions, [seg], single)
+        if not len(logit_rows):
+            return None
         h = ew.rms_norm(x[logit_rows], m.norm.weight.data, cfg.rms_eps)
         logits = _linear(h, m.lm_head)
         cap = cfg.final_logit_softcap

@@ -119,3 +119,27 @@ def test_gemma3_meets_the_parity_bars() -> None:
     assert score.agree == score.total == 455
     assert score.max_top5_diff <= FIXTURE_ROUNDING
     assert greedy_matches(cases, psionic_greedy(loaded)) == len(cases) == 8
+
+
+def test_sequences_sharing_a_step_keep_their_own_bits(smollm_llamacpp: LoadedModel) -> None:
+    """A prefill of one sequence and a decode of another in one step: each gets exactly the
+    logits it gets alone (llama.cpp's kernels depend on row counts, so each runs by itself)."""
+    import numpy as np
+
+    from psionic.models.decoder import Segment
+    from psionic.models.kv_cache import KVCache
+
+    cfg, model = smollm_llamacpp.config, smollm_llamacpp.model
+
+    def cache() -> KVCache:
+        return KVCache(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim, 32)
+
+    a, b = np.arange(2000, 2020), np.arange(3000, 3005)
+    kv_b, kv_b_alone = cache(), cache()
+    for kv in (kv_b, kv_b_alone):
+        model(b[:4], [Segment(kv, 0, 4)])
+    kv_a = cache()
+    both = model(np.concatenate([a, b[4:]]), [Segment(kv_a, 0, 20), Segment(kv_b, 4, 1)])
+    alone_a = model(a, [Segment(cache(), 0, 20)])[0]
+    alone_b = model(b[4:], [Segment(kv_b_alone, 4, 1)])[0]
+    assert np.array_equal(both[0], alone_a) and np.array_equal(both[1], alone_b)
