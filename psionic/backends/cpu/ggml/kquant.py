@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from psionic.backends.cpu.ggml.quant import quantize_q8
+from psionic.backends.cpu.ggml.quant import lanes_dot, quantize_q8
 from psionic.backends.cpu.ggml.scalar import fma32, half_at, hsum8
 
 QK_K = 256
@@ -173,32 +173,30 @@ def matmul_q4_k_repacked(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _dot_q5_0_row(row, xq, xd, nb):
-    acc = np.zeros(8, np.float32)
-    for b in range(nb):
+def _unpack_q5_0(row, wq, dw):
+    """A Q5_0 row's values (5 bits less 16, element order) and scales."""
+    for b in range(dw.shape[0]):
         at = 22 * b
-        dd = half_at(row, at) * xd[b]
+        dw[b] = half_at(row, at)
         qh = np.int64(row[at + 2]) | (np.int64(row[at + 3]) << 8) | (np.int64(row[at + 4]) << 16) \
             | (np.int64(row[at + 5]) << 24)
-        for lane in range(8):
-            isum = 0
-            for t in range(4):
-                e = 4 * lane + t
-                byte = np.int32(row[at + 6 + (e & 15)])
-                q = (byte & 15) if e < 16 else (byte >> 4)
-                q = q | (np.int32((qh >> e) & 1) << 4)
-                isum += (q - 16) * np.int32(xq[32 * b + e])
-            acc[lane] = fma32(dd, np.float32(isum), acc[lane])
-    return hsum8(acc)
+        for j in range(16):
+            byte = np.int32(row[at + 6 + j])
+            wq[32 * b + j] = ((byte & 15) | (np.int32((qh >> j) & 1) << 4)) - 16
+            wq[32 * b + j + 16] = ((byte >> 4) | (np.int32((qh >> (j + 16)) & 1) << 4)) - 16
 
 
 @njit(cache=True, parallel=True)
 def _matmul_q5_0(w, xq, xd, out):
-    nb = xq.shape[1] // 32
+    k = xq.shape[1]
+    nb = k // 32
     for n in prange(w.shape[0]):
-        row = w[n]
+        wq = np.empty(k, np.int32)
+        prod = np.empty(k, np.int32)
+        dw = np.empty(nb, np.float32)
+        _unpack_q5_0(w[n], wq, dw)
         for m in range(xq.shape[0]):
-            out[m, n] = _dot_q5_0_row(row, xq[m], xd[m], nb)
+            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod)
 
 
 def matmul_q5_0(x: np.ndarray, w: np.ndarray) -> np.ndarray:

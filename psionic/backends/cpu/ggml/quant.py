@@ -50,60 +50,73 @@ def quantize_q8(x: np.ndarray, with_sum: bool) -> tuple[np.ndarray, np.ndarray, 
 
 
 @njit(cache=True)
-def _dot_q4_1_row(row, xq, xd, xs, nb):
-    acc = np.zeros(8, np.float32)
-    summs = np.float32(0.0)
-    for b in range(nb):
+def _unpack_q4_1(row, wq, dw, mw):
+    """A Q4_1 row's 4-bit values (element order), scales and mins."""
+    for b in range(dw.shape[0]):
         at = 20 * b
-        summs = fma32(half_at(row, at + 2), xs[b], summs)
-        dd = half_at(row, at) * xd[b]
-        base = 32 * b
-        for lane in range(8):
-            isum = 0
-            for t in range(4):
-                e = 4 * lane + t
-                byte = np.int32(row[at + 4 + (e & 15)])
-                q = (byte & 15) if e < 16 else (byte >> 4)
-                isum += q * np.int32(xq[base + e])
-            acc[lane] = fma32(dd, np.float32(isum), acc[lane])
-    return hsum8(acc) + summs
+        dw[b] = half_at(row, at)
+        mw[b] = half_at(row, at + 2)
+        for j in range(16):
+            byte = np.int32(row[at + 4 + j])
+            wq[32 * b + j] = byte & 15
+            wq[32 * b + j + 16] = byte >> 4
 
 
 @njit(cache=True)
-def _dot_q8_0_row(row, xq, xd, nb):
-    acc = np.zeros(8, np.float32)
-    for b in range(nb):
+def _unpack_q8_0(row, wq, dw):
+    for b in range(dw.shape[0]):
         at = 34 * b
-        dd = half_at(row, at) * xd[b]
-        base = 32 * b
+        dw[b] = half_at(row, at)
+        for j in range(32):
+            v = np.int32(row[at + 2 + j])
+            wq[32 * b + j] = v - 256 if v >= 128 else v
+
+
+@njit(cache=True)
+def lanes_dot(wq, dw, xq, xd, prod):
+    """sum_b of ``d_w[b] * d_x[b]`` times eight int32 lanes of four products each, as ggml
+    accumulates them: ``acc_l = fma(d_w d_x, (float)lane_l, acc_l)``, then ``hsum_float_8``.
+    ``prod`` is scratch of the row's length (the integer products, exact)."""
+    for e in range(wq.shape[0]):
+        prod[e] = wq[e] * np.int32(xq[e])
+    acc = np.zeros(8, np.float32)
+    for b in range(dw.shape[0]):
+        dd = dw[b] * xd[b]
         for lane in range(8):
-            isum = 0
-            for t in range(4):
-                e = 4 * lane + t
-                w = np.int32(row[at + 2 + e])
-                if w >= 128:
-                    w -= 256
-                isum += w * np.int32(xq[base + e])
+            e = 32 * b + 4 * lane
+            isum = (prod[e] + prod[e + 1]) + (prod[e + 2] + prod[e + 3])
             acc[lane] = fma32(dd, np.float32(isum), acc[lane])
     return hsum8(acc)
 
 
 @njit(cache=True, parallel=True)
 def _matmul_q4_1(w, xq, xd, xs, out):
-    nb = xq.shape[1] // 32
+    k = xq.shape[1]
+    nb = k // 32
     for n in prange(w.shape[0]):
-        row = w[n]
+        wq = np.empty(k, np.int32)
+        prod = np.empty(k, np.int32)
+        dw = np.empty(nb, np.float32)
+        mw = np.empty(nb, np.float32)
+        _unpack_q4_1(w[n], wq, dw, mw)
         for m in range(xq.shape[0]):
-            out[m, n] = _dot_q4_1_row(row, xq[m], xd[m], xs[m], nb)
+            summs = np.float32(0.0)
+            for b in range(nb):  # GCC contracts ggml's `summs += m * s`
+                summs = fma32(mw[b], xs[m, b], summs)
+            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod) + summs
 
 
 @njit(cache=True, parallel=True)
 def _matmul_q8_0(w, xq, xd, out):
-    nb = xq.shape[1] // 32
+    k = xq.shape[1]
+    nb = k // 32
     for n in prange(w.shape[0]):
-        row = w[n]
+        wq = np.empty(k, np.int32)
+        prod = np.empty(k, np.int32)
+        dw = np.empty(nb, np.float32)
+        _unpack_q8_0(w[n], wq, dw)
         for m in range(xq.shape[0]):
-            out[m, n] = _dot_q8_0_row(row, xq[m], xd[m], nb)
+            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod)
 
 
 def matmul_q4_1(x: np.ndarray, w: np.ndarray) -> np.ndarray:
