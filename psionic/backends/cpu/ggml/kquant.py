@@ -73,35 +73,39 @@ def _q6_k_values(row, b, qv, sc):
 
 @njit(cache=True, parallel=True)
 def _matmul_q6_k(w, xq, xd, bsums, tiled, out):
-    nb = xq.shape[1] // QK_K
+    k = xq.shape[1]
+    nb = k // QK_K
     for n in prange(w.shape[0]):
         row = w[n]
-        qv = np.empty(QK_K, np.int32)
-        sc = np.empty(16, np.int32)
+        qv = np.empty(k, np.int32)  # unsigned 6-bit values of the whole row
+        sc = np.empty(16 * nb, np.int32)  # weight of each value: its 16-group's scale
+        dw = np.empty(nb, np.float32)
+        for b in range(nb):
+            dw[b] = _q6_k_values(row, b, qv[QK_K * b : QK_K * (b + 1)], sc[16 * b : 16 * (b + 1)])
+        prod = np.empty(k, np.int32)
         for m in range(xq.shape[0]):
+            for e in range(k):
+                prod[e] = sc[e // 16] * qv[e] * xq[m, e]
             acc = np.zeros(8, np.float32)
             total = np.float32(0.0)
             for b in range(nb):
-                dw = _q6_k_values(row, b, qv, sc)
                 base = QK_K * b
-                if tiled:
+                if tiled:  # one exact integer per super-block
                     s1 = 0
+                    for e in range(base, base + QK_K):
+                        s1 += prod[e]
                     for s in range(16):
-                        raw = 0
-                        for t in range(16):
-                            raw += qv[16 * s + t] * xq[m, base + 16 * s + t]
-                        s1 += sc[s] * (raw - 32 * bsums[m, 16 * b + s])
-                    total = fma32(np.float32(s1) * dw, xd[m, b], total)
-                else:
+                        s1 -= 32 * sc[16 * b + s] * bsums[m, 16 * b + s]
+                    total = fma32(np.float32(s1) * dw[b], xd[m, b], total)
+                else:  # lane l: bytes 4l .. 4l + 3 of each 32-byte vector
                     for lane in range(8):
                         isum = 0
-                        for e0 in range(0, QK_K, 32):
-                            for t in range(4):
-                                e = e0 + 4 * lane + t
-                                isum += sc[e // 16] * qv[e] * xq[m, base + e]
+                        for e0 in range(base, base + QK_K, 32):
+                            e = e0 + 4 * lane
+                            isum += (prod[e] + prod[e + 1]) + (prod[e + 2] + prod[e + 3])
                         g = 16 * b + 2 * lane
-                        isum -= 32 * (sc[2 * lane] * bsums[m, g] + sc[2 * lane + 1] * bsums[m, g + 1])
-                        acc[lane] = fma32(xd[m, b] * dw, np.float32(isum), acc[lane])
+                        isum -= 32 * (sc[g] * bsums[m, g] + sc[g + 1] * bsums[m, g + 1])
+                        acc[lane] = fma32(xd[m, b] * dw[b], np.float32(isum), acc[lane])
             out[m, n] = total if tiled else hsum8(acc)
 
 
@@ -123,42 +127,59 @@ def _q4_k_scale_min(row, at, j):
     return sc, mn
 
 
+@njit(cache=True)
+def _unpack_q4_k(row, wq, sc, mn, dw, dmin):
+    for b in range(dw.shape[0]):
+        at = 144 * b
+        dw[b] = half_at(row, at)
+        dmin[b] = half_at(row, at + 2)
+        for j in range(8):
+            sc[8 * b + j], mn[8 * b + j] = _q4_k_scale_min(row, at + 4, j)
+        for p in range(4):
+            for t in range(32):
+                byte = np.int32(row[at + 16 + 32 * p + t])
+                wq[QK_K * b + 64 * p + t] = byte & 15
+                wq[QK_K * b + 64 * p + 32 + t] = byte >> 4
+
+
 @njit(cache=True, parallel=True)
 def _matmul_q4_k(w, xq, xd, bsums, gemm_rows, out):
-    nb = xq.shape[1] // QK_K
+    k = xq.shape[1]
+    nb = k // QK_K
     for n in prange(w.shape[0]):
-        row = w[n]
+        wq = np.empty(k, np.int32)
+        sc = np.empty(8 * nb, np.int32)
+        mn = np.empty(8 * nb, np.int32)
+        dw = np.empty(nb, np.float32)
+        dmin = np.empty(nb, np.float32)
+        _unpack_q4_k(w[n], wq, sc, mn, dw, dmin)
         for m in range(xq.shape[0]):
             pairwise = m < gemm_rows  # gemm: one fma per pair of sub-blocks; gemv: per super-block
             acc = np.float32(0.0)
             mins = np.float32(0.0)
             for b in range(nb):
-                at = 144 * b
-                scale = half_at(row, at) * xd[m, b]
-                dmin = half_at(row, at + 2) * xd[m, b]
+                scale = dw[b] * xd[m, b]
+                dscale = dmin[b] * xd[m, b]
                 s_total = 0
                 m_total = 0
                 for p in range(4):
                     s_pair = 0
                     m_pair = 0
                     for j in (2 * p, 2 * p + 1):
-                        sc, mn = _q4_k_scale_min(row, at + 4, j)
                         isum = 0
-                        for t in range(32):
-                            byte = np.int32(row[at + 16 + 32 * p + t])
-                            q = (byte & 15) if j == 2 * p else (byte >> 4)
-                            isum += q * xq[m, QK_K * b + 32 * j + t]
-                        s_pair += sc * isum
-                        m_pair += mn * (bsums[m, 16 * b + 2 * j] + bsums[m, 16 * b + 2 * j + 1])
+                        for e in range(QK_K * b + 32 * j, QK_K * b + 32 * j + 32):
+                            isum += wq[e] * xq[m, e]
+                        s_pair += sc[8 * b + j] * isum
+                        m_pair += mn[8 * b + j] * (bsums[m, 16 * b + 2 * j] + bsums[m, 16 * b + 2 * j + 1])
                     if pairwise:
                         acc = fma32(np.float32(s_pair), scale, acc)
-                        mins = fma32(np.float32(m_pair), dmin, mins)
+                        mins = fma32(np.float32(m_pair), dscale, mins)
                     else:
                         s_total += s_pair
                         m_total += m_pair
                 if not pairwise:
                     acc = fma32(np.float32(s_total), scale, acc)
-                    mins = fma32(np.float32(m_total), dmin, mins)
+                    mins = fma32(np.float32(m_total), dscale, mins)
             out[m, n] = acc - mins
 
 
