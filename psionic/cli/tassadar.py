@@ -60,12 +60,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--hull-budget", type=float, default=300.0, metavar="S",
                    help="scaling: stop the numpy engine's hull decoding after S seconds")
     b.add_argument("--compiled-budget", type=float, default=3600.0, metavar="S",
-                   help="scaling: start no longer compiled hull run after S seconds")
+                   help="scaling: start no compiled hull run predicted to end after S seconds")
     b.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these workloads (repeatable)")
     b.add_argument("--include-slow", action="store_true", help="also the slow workloads")
     b.add_argument("--repeat", type=int, default=1, help="best of N runs per workload")
     b.set_defaults(func=bench)
+
+    a = verbs.add_parser("article", help="measure the article's claims (exactness per workload, "
+                         "linear vs hull tokens/s, scaling slopes, model shape, long runs) "
+                         "into a report folder")
+    a.add_argument("--out", type=Path, default=Path("tassadar_article"), metavar="DIR",
+                   help="where report.md, report.json and the plots go")
+    a.add_argument("--quick", action="store_true",
+                   help="a small configuration (four workloads, short loops): checks the "
+                        "pipeline in a minute or two; its figures say little")
+    a.add_argument("--workload", action="append", default=[], metavar="NAME",
+                   help="only these corpus workloads (repeatable; default: all not marked slow)")
+    a.add_argument("--long-run", action="append", default=[], metavar="SPEC",
+                   help="long runs instead of the default ones: a workload name or loop:STEPS "
+                        "(repeatable)")
+    a.set_defaults(func=article)
 
     w = verbs.add_parser("workloads", help="list the workload corpus")
     w.add_argument("--json", action="store_true")
@@ -149,6 +164,27 @@ def bench(args: argparse.Namespace) -> int:
 
     print(json.dumps(run_bench(args.decode, args.workload or None, args.include_slow,
                                args.repeat), indent=2, sort_keys=True))
+    return 0
+
+
+def article(args: argparse.Namespace) -> int:
+    import sys
+    from dataclasses import replace
+
+    from psionic.tassadar.article import DEFAULT, QUICK
+    from psionic.tassadar.article import article as run_article
+
+    config = QUICK if args.quick else DEFAULT
+    if args.workload:
+        config = replace(config, workloads=tuple(args.workload))
+    if args.long_run:
+        config = replace(config, long_runs=tuple(args.long_run))
+    result = run_article(args.out, config, progress=lambda line: print(line, file=sys.stderr))
+    print(json.dumps({"totals": result["totals"], "wall_seconds": result["wall_seconds"],
+                      "long_runs": {r["run"]: r["status"] for r in result["long_runs"]},
+                      "files": [str(args.out / f) for f in ("report.md", "report.json",
+                                                            "throughput.png", "scaling.png")]},
+                     indent=2, sort_keys=True))
     return 0
 
 

@@ -139,7 +139,8 @@ def ladder(work: Workload, rungs: int = 12) -> list[tuple[str, tuple[int, ...], 
 
 def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) -> dict[str, Any]:
     """Whole runs of growing length in the compiled decode loop (``executor/compiled.py``): the
-    mean cost per position of each run against its length; stops once ``budget_s`` is spent."""
+    mean cost per position of each run against its length; starts no run that the previous
+    run predicts would end past ``budget_s``."""
     from psionic.tassadar.executor.compiled import OK, compiled_model, run
 
     cm = compiled_model(model)
@@ -150,8 +151,14 @@ def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) ->
     rungs = ladder(work)
     first = rungs[0][2]
     run(cm, first.tokens, token_budget(first), lookup)  # compile
+    growth = 2 if lookup == "linear" else 1  # a whole run's time against its length: n^2 or n
+    last_size, last_seconds = 0, 0.0
     for _wat, _args, prompt in rungs:
-        if spent > budget_s:
+        # start no run that would end past the budget: the last run's time, scaled by the
+        # growth of (step bound + prompt), predicts this one's
+        size = prompt.steps_bound + len(prompt.tokens)
+        predicted = last_seconds * (size / last_size) ** growth if last_size else 0.0
+        if spent + predicted > budget_s:
             rows["stopped_early"] = True
             break
         cpu = time.process_time()
@@ -159,6 +166,7 @@ def compiled_runs(model: Model, work: Workload, lookup: str, budget_s: float) ->
         cpu = time.process_time() - cpu
         seconds = done.prefill_seconds + done.decode_seconds
         spent += seconds
+        last_size, last_seconds = size, seconds
         if done.status != OK:
             rows["refused"] = f"status {done.status}"
             break

@@ -102,3 +102,23 @@ def test_capacity_grows_past_the_first_block() -> None:
     for a in (0, 1234, n - 1):
         assert fast.query(np.array([[float(a), 1.0], [0.0, 1.0]])).tolist() == [a, n - 1]
     assert fast.dot_products < 2 * 3 * 14  # logarithmic, not n
+
+
+@settings(max_examples=200, deadline=None)
+@given(_rows(st.integers(-6, 6), heads=1), st.integers(-8, 8), st.integers(1, 4),
+       st.lists(st.integers(-3, 40), min_size=1, max_size=6))
+def test_search_from_any_hint_gives_the_bisection_answer(keys, qx, qy, hints) -> None:
+    xs, ys, sq = (np.zeros(len(keys) + 1, dtype=np.int64) for _ in range(3))
+    n = 0
+    for t, ((x, y),) in enumerate(keys):
+        n = K.chain_insert(xs, ys, sq, n, t, x, y)
+    counts = np.zeros(1, dtype=np.int64)
+    want = K.chain_query(xs, ys, sq, n, qx, qy, counts)
+    assert want == brute_force([k for (k,) in keys], (qx, qy))
+    for hint in hints:
+        got, index = K.chain_query_near(xs, ys, sq, 0, n, qx, qy, hint, counts)
+        assert got == want and 0 <= index < max(n, 1)
+        # searching again from the returned index costs at most a few comparisons
+        before = int(counts[0])
+        assert K.chain_query_near(xs, ys, sq, 0, n, qx, qy, index, counts)[0] == want
+        assert int(counts[0]) - before <= 4 + (n - index)
