@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from psionic.backends.cpu.formats import k_scale_min
 from psionic.backends.cpu.ggml.quant import lanes_dot, quantize_q8
 from psionic.backends.cpu.ggml.scalar import fma32, half_at, hsum8
 
@@ -117,24 +118,14 @@ def matmul_q6_k(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _q4_k_scale_min(row, at, j):
-    if j < 4:
-        sc = np.int32(row[at + j]) & 63
-        mn = np.int32(row[at + j + 4]) & 63
-    else:
-        sc = (np.int32(row[at + j + 4]) & 15) | ((np.int32(row[at + j - 4]) >> 6) << 4)
-        mn = (np.int32(row[at + j + 4]) >> 4) | ((np.int32(row[at + j]) >> 6) << 4)
-    return sc, mn
-
-
-@njit(cache=True)
 def _unpack_q4_k(row, wq, sc, mn, dw, dmin):
     for b in range(dw.shape[0]):
         at = 144 * b
         dw[b] = half_at(row, at)
         dmin[b] = half_at(row, at + 2)
         for j in range(8):
-            sc[8 * b + j], mn[8 * b + j] = _q4_k_scale_min(row, at + 4, j)
+            scale, low = k_scale_min(row, at + 4, j)
+            sc[8 * b + j], mn[8 * b + j] = np.int32(scale), np.int32(low)
         for p in range(4):
             for t in range(32):
                 byte = np.int32(row[at + 16 + 32 * p + t])
