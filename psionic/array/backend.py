@@ -13,13 +13,22 @@ primitives built on first use, so naming ``torch`` imports torch only then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from psionic.backends import get_backend
 from psionic.core.dtypes import DType
 from psionic.core.errors import UnsupportedOperation
+
+
+@contextmanager
+def _float32_only(precision: str) -> Iterator[None]:
+    if precision != "f32":
+        raise UnsupportedOperation(f"this backend computes in f32 only, not {precision}",
+                                   precision=precision)
+    yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,10 @@ class ArrayBackend:
     to_numpy: Callable[[Any], Any]
     dtype_of: Callable[[Any], DType]
     deterministic: bool
+    # (raw, host array): copy an in-place change of a host array into the raw array mirroring it
+    copy_from_host: Callable[[Any, Any], None] = lambda raw, host: None
+    # precision -> a block in which products run in that precision (float32 everywhere else)
+    autocast: Callable[[str], AbstractContextManager[None]] = _float32_only
 
     def supports(self, op: str) -> bool:
         return op in self.prims
@@ -117,6 +130,7 @@ def _torch() -> ArrayBackend:
         name="torch", device=T.default_device(), prims=T.array_prims(),
         dtypes=frozenset(T.DTYPES), asarray=T.asarray, to_numpy=T.to_numpy,
         dtype_of=T.dtype_of, deterministic=not t.cuda.is_available(),
+        copy_from_host=T.copy_from_host, autocast=T.autocast,
     )
 
 

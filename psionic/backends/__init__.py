@@ -8,6 +8,8 @@ with a typed ``UnsupportedQuantType`` that names the format.
 >>> cpu = get_backend("cpu")
 >>> cpu.supports_matmul("q4_k"), cpu.supports_matmul("q2_k")
 (True, False)
+>>> sorted(cpu.precisions), sorted(get_backend("torch").precisions)
+(['f32'], ['bf16', 'f16', 'f32'])
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class Backend:
     device: str
     matmul_dtypes: frozenset[str]  # weight formats its matmul / get_rows accept
     ops_module: str  # import path of the module holding its kernels
+    # Precisions it can train in: "f32" everywhere; "bf16"/"f16" run products in that dtype.
+    precisions: frozenset[str] = frozenset({"f32"})
 
     def supports_matmul(self, dtype: DType | str) -> bool:
         return _name(dtype) in self.matmul_dtypes
@@ -41,6 +45,9 @@ class Backend:
                 + ", ".join(sorted(self.matmul_dtypes)),
                 dtype=name, backend=self.name,
             )
+
+    def supports_precision(self, precision: str) -> bool:
+        return precision in self.precisions
 
     def ops(self) -> ModuleType:
         """The kernel module (compiles nothing until a kernel is called)."""

@@ -5,15 +5,24 @@ the dtypes it holds; torch is imported only when the backend is first used,
 and a machine without torch gets a typed ``BackendUnavailable``. The device is
 CUDA when one is present (``PSIONIC_TORCH_DEVICE`` overrides), otherwise CPU.
 
->>> TORCH_BACKEND.name, sorted(TORCH_BACKEND.matmul_dtypes)
-('torch', ['bf16', 'f16', 'f32'])
+Quantized weights multiply in their packed format through
+``psionic.backends.torch_quant`` (decoded per call, a slice of rows at a time).
+Inside ``autocast("bf16")`` or ``autocast("f16")`` every product (``matmul``
+and the quantized ones, forward and backward) rounds its operands to that
+dtype, multiplies there and hands back float32; everything else (norms,
+softmax, losses, the parameters) stays float32, as with torch's autocast.
+
+>>> TORCH_BACKEND.name, sorted(TORCH_BACKEND.matmul_dtypes)[:4]
+('torch', ['bf16', 'f16', 'f32', 'q4_0'])
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -22,14 +31,40 @@ import numpy as np
 
 from psionic.backends import Backend
 from psionic.core.dtypes import DType
-from psionic.core.errors import BackendUnavailable
+from psionic.core.errors import BackendUnavailable, UnsupportedOperation
 
 TORCH_BACKEND: Backend = Backend(
     name="torch",
     device="cuda-or-cpu",
-    matmul_dtypes=frozenset({"f32", "f16", "bf16"}),
+    matmul_dtypes=frozenset({
+        "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k",
+    }),
     ops_module="psionic.backends.torch_backend",
+    precisions=frozenset({"f32", "bf16", "f16"}),
 )
+
+# The dtype products run in (None: float32); set by ``autocast``.
+COMPUTE: ContextVar[str | None] = ContextVar("torch_compute_dtype", default=None)
+
+
+@contextmanager
+def autocast(precision: str) -> Iterator[None]:
+    """Run every product in ``precision`` ("f32", "bf16" or "f16") until the block ends."""
+    if precision not in TORCH_BACKEND.precisions:
+        raise UnsupportedOperation(
+            f"the torch backend has no {precision} compute; it supports "
+            + ", ".join(sorted(TORCH_BACKEND.precisions)), backend="torch", precision=precision)
+    token = COMPUTE.set(None if precision == "f32" else precision)
+    try:
+        yield
+    finally:
+        COMPUTE.reset(token)
+
+
+def compute_dtype() -> Any:
+    """The torch dtype products run in now (None for float32)."""
+    name = COMPUTE.get()
+    return None if name is None else _dtype_table()[name]
 
 DTYPES = ("f64", "f32", "f16", "bf16", "i32", "i64", "bool")
 
@@ -98,6 +133,13 @@ def asarray(data: Any, dtype: DType | None) -> Any:
     else:
         t = torch.from_numpy(arr)
     return t.to(default_device())
+
+
+def copy_from_host(x: Any, host: np.ndarray) -> None:
+    """Write ``host`` into ``x`` unless ``x`` already is a view of the same memory."""
+    if x.device.type == "cpu" and host.size and x.data_ptr() == host.ctypes.data:
+        return
+    x.copy_(asarray(host, None))
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -186,13 +228,32 @@ def array_prims() -> dict[str, Callable[..., Any]]:
         "gather": lambda x, idx, axis: torch.gather(x, axis, idx),
         "gather_grad": gather_grad,
         "concat": lambda *xs, axis: torch.cat(xs, dim=axis),
-        "matmul": torch.matmul,
+        "matmul": _matmul,
+        **_quant_prims(),
+    }
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    torch = require_torch()
+    dtype = compute_dtype()
+    if dtype is None or a.dtype != torch.float32 or b.dtype != torch.float32:
+        return torch.matmul(a, b)
+    return torch.matmul(a.to(dtype), b.to(dtype)).float()
+
+
+def _quant_prims() -> dict[str, Callable[..., Any]]:
+    from psionic.backends import torch_quant as Q
+
+    return {
+        "quant_matmul": lambda x, weight: Q.quant_matmul(x, weight, compute_dtype()),
+        "quant_matmul_t": lambda g, weight: Q.quant_matmul_t(g, weight, compute_dtype()),
+        "quant_rows": lambda ids, weight: Q.quant_rows(ids, weight),
     }
 
 
 def matmul(x: np.ndarray, w: Any) -> np.ndarray:
-    """``x @ W^T`` for a float ``QuantMatrix`` W, computed by torch; f32 result on the host."""
-    torch = require_torch()
-    dtype = w.dtype
-    weight = asarray(w.data.view(dtype.numpy).reshape(w.shape), dtype).to(torch.float32)
-    return to_numpy(asarray(x, DType.get("f32")) @ weight.T)
+    """``x @ W^T`` for a ``QuantMatrix`` W in any supported format; f32 result on the host."""
+    from psionic.backends import torch_quant as Q
+
+    TORCH_BACKEND.check_matmul(w.dtype)
+    return to_numpy(Q.quant_matmul(asarray(x, DType.get("f32")), w))

@@ -62,6 +62,8 @@ def _register_parity(kinds: argparse._SubParsersAction) -> None:
     b.add_argument("--threads", type=int, default=int(os.environ.get("PSIONIC_NUM_THREADS", 2)))
     b.add_argument("--vs", choices=["llama.cpp"], help="also score llama.cpp itself along each of its paths")
     b.add_argument("--peer-python", help="python of the peer's venv (shared/peers/llamacpp.sh prints it)")
+    b.add_argument("--numerics", choices=["f32", "llamacpp"], default="f32",
+                   help="psionic's numerics: f32 (its own kernels) or llamacpp (llama.cpp's, bit for bit)")
     b.set_defaults(func=run_parity)
 
 
@@ -77,7 +79,7 @@ def run_parity(args: argparse.Namespace) -> int:
     from psionic.models.parity import run_parity as parity_report
 
     load_fixture(args.fixture)  # a broken fixture is refused before the model loads
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, numerics=args.numerics)
     report = parity_report(loaded, args.fixture, args.threads, args.peer_python if args.vs else None)
     print(json.dumps(report, indent=2))
     return 0

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--prompt", help="the prompt text (a user message unless --raw)")
     src.add_argument("--messages", help="chat messages as a JSON list, or @FILE")
     p.add_argument("--adapter", metavar="DIR", help="generate with this LoRA adapter (PEFT layout)")
+    p.add_argument("--numerics", choices=["f32", "llamacpp"], default="f32",
+                   help="f32: psionic's batch-invariant kernels; llamacpp: llama.cpp's CPU numerics, bit for bit")
     p.add_argument("--raw", action="store_true", help="use the prompt as is, without the chat template")
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--temperature", type=float, default=0.0)
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from psionic.core.signing import provider_key
     from psionic.models.generate import Generation, bundle_for, receipt_for
     from psionic.models.loader import load_model
+    from psionic.models.numerics import numerics_for
     from psionic.models.sampling import SamplingParams
 
     params = SamplingParams(
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         constraint=_constraint(args),
     )
     messages = _messages(args) if args.messages is not None else None
-    loaded = load_model(args.model, progress=not args.json)
+    loaded = load_model(args.model, progress=not args.json, numerics=args.numerics)
     if messages is not None:
         prompt = loaded.render_chat(messages)
     elif args.raw:
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(event.text)
             sys.stdout.flush()
     result = gen.result
-    manifest = RuntimeManifest.current()
+    manifest = RuntimeManifest.current(determinism=numerics_for(loaded.numerics).determinism())
     receipt = receipt_for(loaded, result, manifest)
     if args.sign:
         receipt = receipt.sign(provider_key())

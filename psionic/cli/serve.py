@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key", default=os.environ.get("PSIONIC_API_KEY"), help="require 'Authorization: Bearer KEY' on /v1/*")
     p.add_argument("--sign", action="store_true", help="sign every receipt with the provider key")
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all available CPUs)")
+    p.add_argument("--numerics", choices=["f32", "llamacpp"], default="f32",
+                   help="f32: psionic's batch-invariant kernels; llamacpp: llama.cpp's CPU numerics, bit for bit")
     p.add_argument("--kv-tokens", type=int, default=16384, help="KV cache size in tokens, per model")
     p.add_argument("--max-num-seqs", type=int, default=16, help="requests running at once")
     p.add_argument("--max-batched-tokens", type=int, default=512, help="tokens per engine step")
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         warmup=not args.no_warmup,
         adapters=adapters,
+        numerics=args.numerics,
     )
     app, registry = build(config)
     try:

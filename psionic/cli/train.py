@@ -5,7 +5,11 @@ or completion dataset (or a dataset manifest), shows progress, and ends with
 the adapter's folder (PEFT layout: ``adapter_config.json``,
 ``adapter_model.safetensors``) and its digest, which ``psionic serve
 --adapter NAME=DIR`` and ``psionic generate --adapter DIR`` take as they are.
-``--resume`` continues from the newest intact checkpoint in ``--out``. ``psionic train demo`` runs the JSON-shape
+``--resume`` continues from the newest intact checkpoint in ``--out`` (to a new
+``--steps``/``--max-tokens`` budget if given). ``--backend torch --precision
+bf16`` trains on torch (CUDA when present) with bf16 products over the frozen
+quantized base; ``--batch-size`` puts several packed rows in each micro-step.
+``psionic train demo`` runs the JSON-shape
 demonstration on SmolLM2 and prints the held-out metric before and after.
 """
 
@@ -45,7 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "(default q_proj,v_proj)")
     lo.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine schedule)")
     lo.add_argument("--row-length", type=int, default=256, metavar="T", help="packed row length")
-    lo.add_argument("--grad-accum", type=int, default=1, metavar="K", help="rows per optimizer step")
+    lo.add_argument("--grad-accum", type=int, default=1, metavar="K",
+                    help="micro-batches per optimizer step")
+    lo.add_argument("--batch-size", type=int, default=1, metavar="B", help="packed rows per micro-batch")
+    lo.add_argument("--backend", default="cpu", help="cpu (default) or torch (CUDA when present)")
+    lo.add_argument("--precision", default="f32",
+                    help="f32 (default); bf16 or f16 where the backend trains in them (torch)")
     lo.add_argument("--eval-fraction", type=float, default=0.1, metavar="F")
     lo.add_argument("--eval-every", type=int, default=0, metavar="N")
     lo.add_argument("--checkpoint-every", type=int, default=25, metavar="N")
@@ -68,13 +77,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def lora(args: argparse.Namespace) -> int:
     from psionic.train.lora import LoRARun, train_lora
 
-    if args.steps < 1 or args.rank < 1:
-        raise InvalidInput("--steps and --rank must be at least 1")
+    if args.steps < 1 or args.rank < 1 or args.batch_size < 1 or args.grad_accum < 1:
+        raise InvalidInput("--steps, --rank, --batch-size and --grad-accum must be at least 1")
     run = LoRARun(
         model=args.model, data=args.data, out=args.out, steps=args.steps, rank=args.rank,
         max_tokens=args.max_tokens, max_seconds=args.max_seconds,
         alpha=args.alpha, dropout=args.dropout, targets=args.targets, lr=args.lr, row_length=args.row_length,
-        grad_accum=args.grad_accum, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
+        grad_accum=args.grad_accum, batch_size=args.batch_size, backend=args.backend,
+        precision=args.precision, eval_fraction=args.eval_fraction, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, progress=not args.no_progress,
     )
     result = train_lora(run, resume=args.resume)
@@ -86,10 +96,14 @@ def lora(args: argparse.Namespace) -> int:
             "final_loss": t.final_loss, "eval_losses": t.eval_losses, "run": t.run_digest,
             "param_digest": t.param_digest, "resumed_from": t.resumed_from,
             "seconds": round(t.seconds, 2), "plot": str(t.plot) if t.plot else None,
+            "backend": t.facts.get("backend"), "precision": t.facts.get("precision"),
+            "batch_size": t.facts.get("batch_size"), "skipped_steps": t.facts.get("skipped_steps"),
         }))
         return 0
     evals = f", eval loss {t.eval_losses[-1][1]:.4f}" if t.eval_losses else ""
-    print(f"stopped by the {t.stopped_by} budget; trained {t.step} steps ({t.tokens} tokens, {t.seconds:.0f} s), loss {t.final_loss:.4f}{evals}")
+    loss = "n/a" if t.final_loss is None else f"{t.final_loss:.4f}"
+    print(f"stopped by the {t.stopped_by} budget; trained {t.step} steps ({t.tokens} tokens, "
+          f"{t.seconds:.0f} s, {t.facts.get('backend')} {t.facts.get('precision')}), loss {loss}{evals}")
     print(f"log {t.out_dir / 'log.jsonl'}, receipts {t.out_dir / 'receipts.jsonl'}, plot {t.plot}")
     print(f"adapter {result.adapter} {result.adapter_digest}")
     return 0

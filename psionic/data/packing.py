@@ -52,6 +52,25 @@ class PackedRow:
         return int(self.mask.sum())
 
 
+def join_rows(rows: Sequence[PackedRow]) -> PackedRow:
+    """Rows end to end as one row whose examples stay apart (a micro-batch in one sequence).
+
+    Each row's padding stays its own document, and a row's first token is never a
+    target (nothing before it in its own row predicts it), so the joined row's loss
+    is the sum of the rows' losses.
+    """
+    if not rows:
+        raise InvalidInput("no rows to join")
+    if len(rows) == 1:
+        return rows[0]
+    offsets = np.cumsum([0] + [len(r.ids) for r in rows[:-1]])
+    mask = np.concatenate([r.mask for r in rows])
+    mask[offsets] = False
+    starts = [int(o) + s for o, r in zip(offsets, rows, strict=True) for s in r.starts]
+    return PackedRow(np.concatenate([r.ids for r in rows]), mask,
+                     tuple(d for r in rows for d in r.records), tuple(starts))
+
+
 def pack(examples: Sequence[TokenizedExample], length: int, pad_id: int) -> list[PackedRow]:
     if length < 2:
         raise InvalidInput(f"a packed row needs at least 2 tokens, got {length}")

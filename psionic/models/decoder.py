@@ -75,6 +75,8 @@ class KVStore(Protocol):
 
     def write(self, layer: int, start: int, k: np.ndarray, v: np.ndarray) -> None: ...
 
+    def read(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]: ...
+
     def attend(
         self, layer: int, q: np.ndarray, start: int, scale: float, window: int | None
     ) -> np.ndarray: ...
@@ -277,7 +279,7 @@ class DecoderModel(Module):
             documents = np.asarray(documents, dtype=np.int64)
             first = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
             positions = positions - np.repeat(first, np.diff(np.r_[first, len(ids)]))
-        x = self.embed_tokens(Tensor(ids, dtype="i64"))
+        x = self.embed_tokens(Tensor(ids, dtype="i64", backend=self.array_backend))
         if self.config.embed_scale is not None:
             x = x * float(np.float32(self.config.embed_scale))
         for block in self.layers:

@@ -216,6 +216,8 @@ def model_reference(loaded: LoadedModel, adapter: AdapterRef | None = None) -> d
     """How a verifier finds the model again: catalog name, the path it was read from, its digest,
     and the LoRA adapter it ran with (name, path, digest), if any."""
     reference: dict[str, Any] = {"name": loaded.name, "path": str(loaded.path), "digest": loaded.model_digest}
+    if loaded.numerics != "f32":  # the default path's receipts stay as they were
+        reference["numerics"] = loaded.numerics
     if adapter is not None:
         reference["adapter"] = adapter.to_dict()
     return reference
@@ -247,24 +249,25 @@ def adapter_for_replay(loaded: LoadedModel, reference: dict[str, Any]) -> Adapte
     return AdapterRef(spec.get("name", ref.name), spec["path"], ref.digest)
 
 
-_replay_models: dict[str, LoadedModel] = {}
+_replay_models: dict[tuple[str, str], LoadedModel] = {}
 
 
 def load_for_replay(reference: dict[str, Any]) -> LoadedModel:
     """The model a receipt names, found by catalog name or path, checked by digest."""
     digest = reference["digest"]
-    if digest in _replay_models:
-        return _replay_models[digest]
+    numerics = reference.get("numerics", "f32")
+    if (digest, numerics) in _replay_models:
+        return _replay_models[digest, numerics]
     try:
-        loaded = load_model(reference["name"])
+        loaded = load_model(reference["name"], numerics=numerics)
     except PsionicError:
-        loaded = load_model(reference.get("path", reference["name"]))
+        loaded = load_model(reference.get("path", reference["name"]), numerics=numerics)
     if loaded.model_digest != digest:
         raise ReplayMismatch(
             f"model {reference['name']!r} here has digest {loaded.model_digest}; the receipt names {digest}",
             field="model",
         )
-    _replay_models[digest] = loaded
+    _replay_models[digest, numerics] = loaded
     return loaded
 
 

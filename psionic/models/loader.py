@@ -28,6 +28,7 @@ from psionic.models.chat_template import ChatTemplate
 from psionic.models.decoder import DecoderConfig, DecoderModel
 from psionic.models.families import family_for
 from psionic.models.gguf_file import GGUFModelFile
+from psionic.models.numerics import numerics_for
 from psionic.models.tokenizer import Tokenizer
 
 
@@ -41,8 +42,9 @@ class LoadedModel:
     tokenizer: Tokenizer
     template: ChatTemplate | None
     config: DecoderConfig
-    model: DecoderModel
+    model: Any  # DecoderModel, or a GGMLDecoder over its weights (numerics "llamacpp")
     model_digest: str
+    numerics: str = "f32"
 
     @property
     def architecture(self) -> str:
@@ -98,8 +100,13 @@ def bind_kernels(model: DecoderModel) -> float:
     return release_compiler_pages()
 
 
-def load_model(ref: str, progress: bool = False) -> LoadedModel:
-    """Open, validate and bind a model; ``progress`` prints loading steps to stderr."""
+def load_model(ref: str, progress: bool = False, numerics: str = "f32") -> LoadedModel:
+    """Open, validate and bind a model; ``progress`` prints loading steps to stderr.
+
+    ``numerics`` (see ``numerics.py``): "f32", psionic's own kernels, or "llamacpp",
+    llama.cpp's CPU numerics over the same weights.
+    """
+    numerics_for(numerics)  # an unknown name is refused before anything loads
     name, path = resolve(ref)
 
     def step(message: str) -> None:
@@ -119,4 +126,10 @@ def load_model(ref: str, progress: bool = False) -> LoadedModel:
     step("hashing the model file (cached after the first time)")
     digest = cached_file_digest(path)
     step(f"ready: {config.n_layers} layers, d_model {config.d_model}, digest {digest[:19]}...")
-    return LoadedModel(name, path, file, tokenizer, template, config, model, digest)
+    runner: Any = model
+    if numerics == "llamacpp":
+        from psionic.models.ggml_forward import GGMLDecoder
+
+        runner = GGMLDecoder(model, file.architecture)
+        step("numerics: llama.cpp's CPU kernels")
+    return LoadedModel(name, path, file, tokenizer, template, config, runner, digest, numerics)

@@ -132,4 +132,4 @@ def decoder_logits(model: DecoderModel, ids: np.ndarray) -> Tensor:
 def next_token_loss(model: DecoderModel, ids: np.ndarray) -> Tensor:
     """Mean cross-entropy of predicting each token from the ones before it."""
     logits = decoder_logits(model, ids)
-    return cross_entropy(logits[:-1], Tensor(np.asarray(ids[1:], dtype=np.int64), dtype="i64"))
+    return cross_entropy(logits[:-1], logits._lift(np.asarray(ids[1:], dtype=np.int64)))

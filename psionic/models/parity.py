@@ -218,6 +218,7 @@ def run_parity(
         "fixture": {"path": str(fixture), "oracle": header.get("oracle"), "cases": len(cases)},
         "fixture_matches_model": header.get("gguf_sha256") == loaded.model_digest.removeprefix("sha256:"),
         "threads": threads,
+        "numerics": loaded.numerics,
         "psionic": {**top1.to_dict(), "greedy16_identical": greedy_matches(cases, psionic_greedy(loaded))},
     }
     if peer_python is not None:

@@ -30,16 +30,20 @@ class Parameter:
     """A named weight. ``data`` is any array-like with a ``shape`` (ndarray, quantized matrix).
 
     Inference reads ``data`` directly. Training reads ``tensor``: a leaf Tensor
-    sharing ``data``'s memory, whose ``grad`` the backward pass fills; an
-    optimizer updates ``data`` in place, so both views stay one array.
+    on the parameter's ``backend`` mirroring ``data`` (the same memory where
+    the backend allows, as on the cpu backend and torch on a CPU device, else a
+    device copy), whose ``grad`` the backward pass fills; an optimizer updates
+    ``data`` in place and calls ``sync`` so that a device copy follows.
     """
 
-    __slots__ = ("data", "requires_grad", "_tensor")
+    __slots__ = ("data", "requires_grad", "backend", "_tensor", "_host")
 
-    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+    def __init__(self, data: Any, requires_grad: bool = True, backend: str = "cpu") -> None:
         self.data = data
         self.requires_grad = requires_grad
+        self.backend = backend
         self._tensor: Tensor | None = None
+        self._host: Any = None  # the ``data`` object ``_tensor`` mirrors
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -51,22 +55,30 @@ class Parameter:
 
     @property
     def tensor(self) -> Tensor:
-        """``data`` as a leaf Tensor (the same memory); it requires grad when the parameter does."""
+        """``data`` as a leaf Tensor on ``backend``; it requires grad when the parameter does."""
         t = self._tensor
-        if t is None or t._data is not self.data:
+        if t is None or self._host is not self.data or t.backend != self.backend:
             if not self.is_float_array:
                 raise InvalidInput(
                     f"a {type(self.data).__name__} parameter has no trainable tensor; quantized "
                     "weights stay frozen and are multiplied in their stored format"
                 )
-            t = self._tensor = Tensor._wrap(self.data, get_array_backend("cpu"))
+            be = get_array_backend(self.backend)
+            t = self._tensor = Tensor._wrap(be.asarray(self.data, None), be)
+            self._host = self.data
         t.requires_grad = self.requires_grad
         return t
+
+    def sync(self) -> None:
+        """Carry an in-place change of ``data`` into a tensor that holds its own copy of it."""
+        t = self._tensor
+        if t is not None and self._host is self.data and t._data is not self.data:
+            t._backend.copy_from_host(t._data, self.data)
 
     @property
     def grad(self) -> Tensor | None:
         t = self._tensor
-        return t.grad if t is not None and t._data is self.data else None
+        return t.grad if t is not None and self._host is self.data else None
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
@@ -84,6 +96,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", False)
+        object.__setattr__(self, "array_backend", "cpu")  # where ``tensor`` inputs are made
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
@@ -184,6 +197,19 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         for _, module in self.named_modules():
             object.__setattr__(module, "training", mode)
+        return self
+
+    def to_backend(self, name: str) -> Module:
+        """Train on backend ``name``: parameter tensors and the inputs a model makes live there.
+
+        Float parameters keep their host arrays (the optimizer's master copies);
+        quantized ones stay packed and are decoded by that backend's kernels.
+        """
+        get_array_backend(name)  # a typed refusal for an unknown or missing backend
+        for _, module in self.named_modules():
+            object.__setattr__(module, "array_backend", name)
+            for param in module._parameters.values():
+                param.backend = name
         return self
 
     def eval(self) -> Module:

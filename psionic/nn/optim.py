@@ -66,6 +66,7 @@ class Optimizer:
             if g is None:
                 continue
             self._update(p.data, np.asarray(g.numpy(), dtype=p.data.dtype), self.state[i], lr)
+            p.sync()
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError

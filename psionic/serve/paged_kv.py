@@ -46,6 +46,10 @@ class PagedKV:
         values = self.pool.values[layer, used].reshape(-1, *self.pool.values.shape[3:])[:end]
         return np.ascontiguousarray(keys), np.ascontiguousarray(values)
 
+    def read(self, layer: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and values of positions 0 .. end-1, as ``KVCache.read`` gives them."""
+        return self.gather(layer, end)
+
     def attend(
         self, layer: int, q: np.ndarray, start: int, scale: float, window: int | None
     ) -> np.ndarray:

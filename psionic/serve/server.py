@@ -15,6 +15,7 @@ from psionic.core.manifest import RuntimeManifest
 from psionic.core.signing import provider_key
 from psionic.models.guide import grammar_tokenizer
 from psionic.models.loader import load_model
+from psionic.models.numerics import numerics_for
 from psionic.models.sampling import SamplingParams
 from psionic.serve.api import create_app
 from psionic.serve.engine import EngineConfig
@@ -36,6 +37,7 @@ class ServerConfig:
     warmup: bool = True
     store_path: Path | None = None  # default: $PSIONIC_HOME/responses.sqlite3
     adapters: tuple[tuple[str, str], ...] = ()  # (name, PEFT adapter directory), on the first model
+    numerics: str = "f32"  # "llamacpp": llama.cpp's CPU numerics (see models/numerics.py)
 
 
 def log(message: str) -> None:
@@ -61,7 +63,7 @@ def build(config: ServerConfig) -> tuple[FastAPI, ModelRegistry]:
     started = time.monotonic()
     registry = ModelRegistry()
     for index, ref in enumerate(config.models):
-        loaded = load_model(ref, progress=True)
+        loaded = load_model(ref, progress=True, numerics=config.numerics)
         served = ServedModel.start(loaded.name, loaded, config.engine)
         registry.add(served)
         for name, path in config.adapters if index == 0 else ():
@@ -78,7 +80,7 @@ def build(config: ServerConfig) -> tuple[FastAPI, ModelRegistry]:
             model.embed(["warm up"])
         registry.add_embedder(name, model)
         log(f"{name}: embeddings, {model.dimensions} dimensions")
-    manifest = RuntimeManifest.current()
+    manifest = RuntimeManifest.current(determinism=numerics_for(config.numerics).determinism())
     metrics = Metrics()
     for name, served in registry.generators.items():
         metrics.watch(name, served.engine.facts)

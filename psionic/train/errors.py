@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from psionic.core.errors import InvalidInput, MalformedFile
+from psionic.core.errors import InvalidInput, MalformedFile, UnsupportedOperation
 
 
 class CheckpointCorrupt(MalformedFile):
@@ -15,3 +15,9 @@ class CheckpointMismatch(InvalidInput):
     """A checkpoint belongs to another run (other parameters, data or configuration)."""
 
     code = "checkpoint_mismatch"
+
+
+class UnsupportedPrecision(UnsupportedOperation):
+    """A backend cannot train in the precision asked for; ``details`` name both."""
+
+    code = "unsupported_precision"

@@ -49,6 +49,9 @@ class LoRARun:
     warmup: int = 5
     row_length: int = 256
     grad_accum: int = 1
+    batch_size: int = 1
+    backend: str = "cpu"
+    precision: str = "f32"
     eval_fraction: float = 0.1
     max_eval_records: int = 32
     seed: int = 0
@@ -108,16 +111,17 @@ def attach(loaded: LoadedModel, run: LoRARun) -> list[LoRALinear]:
 
 def train_lora(run: LoRARun, resume: bool = False, loaded: LoadedModel | None = None,
                log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> LoRAResult:
+    config = TrainConfig(  # first: a precision the backend refuses costs no model load
+        budget=Budget(steps=run.steps, tokens=run.max_tokens, seconds=run.max_seconds),
+        lr=run.lr, warmup=run.warmup, grad_accum=run.grad_accum, batch_size=run.batch_size,
+        backend=run.backend, precision=run.precision,
+        eval_every=run.eval_every, checkpoint_every=run.checkpoint_every, seed=run.seed,
+        weight_decay=0.0, progress=run.progress,
+    )
     loaded = loaded or load_model(run.model)
     data = prepare_data(loaded, run)
     config_record = adapter_config(loaded, run).to_record()
     attach(loaded, run)
-    config = TrainConfig(
-        budget=Budget(steps=run.steps, tokens=run.max_tokens, seconds=run.max_seconds),
-        lr=run.lr, warmup=run.warmup, grad_accum=run.grad_accum,
-        eval_every=run.eval_every, checkpoint_every=run.checkpoint_every, seed=run.seed,
-        weight_decay=0.0, progress=run.progress,
-    )
     identity = {"model": loaded.model_digest, "dataset": data.manifest.digest,
                 "tokenization": data.tokenization.digest, "lora": config_record, "seed": run.seed,
                 "row_length": run.row_length}

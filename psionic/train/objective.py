@@ -33,6 +33,9 @@ class Objective(Protocol):
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the loss draws from (dropout), by a stable name, for checkpoints."""
 
+    def to_backend(self, name: str) -> None:
+        """Compute on backend ``name`` (parameters' tensors and the inputs made there)."""
+
 
 def target_positions(row: PackedRow) -> tuple[np.ndarray, np.ndarray]:
     """(positions whose logits predict a target, those targets): position p predicts token p+1."""
@@ -53,6 +56,9 @@ class CausalLMObjective:
     def set_training(self, mode: bool) -> None:
         self.model.train(mode)
 
+    def to_backend(self, name: str) -> None:
+        self.model.to_backend(name)
+
     def generators(self) -> dict[str, np.random.Generator]:
         """Every distinct generator held by a module as ``rng``, named by its first holder."""
         found: dict[str, np.random.Generator] = {}
@@ -69,7 +75,7 @@ class CausalLMObjective:
         if len(positions) == 0:
             raise ValueError("a row without target tokens has no loss")
         logits = self.logits_at(row.ids.astype(np.int64), positions, row.documents)
-        mean = cross_entropy(logits, Tensor(targets, dtype="i64"))
+        mean = cross_entropy(logits, logits._lift(targets))
         return mean * float(len(positions) * scale)
 
 

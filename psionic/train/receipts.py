@@ -1,9 +1,12 @@
 """Per-step training receipts, chained by digest, and the parameter digest they carry.
 
 Each receipt names its step, the digest of the rows it trained on, the loss,
-the gradient norm, the learning rate and the token count; every N steps it
-also carries the digest of the trainable parameters. Each receipt's digest
-covers the previous one's, so the log cannot be edited in the middle.
+the gradient norm, the learning rate, the token count and the precision the
+step computed in (with f16, the loss scale and whether the step was skipped
+for an overflow); every N steps it also carries the digest of the trainable
+parameters. A run resumed under another budget adds a ``BudgetChange`` link.
+Each receipt's digest covers the previous one's, so the log cannot be edited
+in the middle.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ def parameter_digest(named: Iterable[tuple[str, np.ndarray]]) -> str:
 class StepReceipt:
     step: int
     data: str  # digest of the row digests this step trained on
-    loss: float
-    grad_norm: float
+    loss: float | None  # None when a skipped step's loss was not finite
+    grad_norm: float | None
     lr: float
     tokens: int  # tokens seen so far, this step included
     run: str  # the run's identity digest
     prev: str | None  # the previous receipt's digest
     params: str | None = None  # trainable-parameter digest, every N steps
+    precision: str = "f32"
+    loss_scale: float | None = None  # f16: the scale this step's backward ran under
+    skipped: bool = False  # f16: gradients overflowed, the update was skipped and the scale cut
 
     def body(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +53,28 @@ class StepReceipt:
     @property
     def digest(self) -> str:
         return digest_json("train_step", self.body())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.body(), "digest": self.digest}
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetChange:
+    """A resumed run continuing under another budget than its checkpoint ran under."""
+
+    step: int  # the checkpoint's step, where the new budget takes over
+    budget_from: dict[str, Any]
+    budget_to: dict[str, Any]
+    run: str
+    prev: str | None
+    kind: str = "budget_change"
+
+    def body(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def digest(self) -> str:
+        return digest_json("train_budget_change", self.body())
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "digest": self.digest}

@@ -37,7 +37,8 @@ def _run(case: Case, backend: str) -> tuple[np.ndarray, list[np.ndarray]]:
 def test_both_backends_are_registered() -> None:
     assert {"cpu", "torch"} <= set(backend_names())
     assert get_backend("torch").supports_matmul("bf16")
-    assert not get_backend("torch").supports_matmul("q4_k")
+    assert get_backend("torch").supports_matmul("q4_k")
+    assert not get_backend("torch").supports_matmul("q2_k")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -59,13 +60,25 @@ def test_mixing_backends_is_refused_and_to_moves_with_gradients() -> None:
     np.testing.assert_allclose(a.grad.numpy(), [3.0, 4.0])
 
 
-def test_torch_refuses_quantized_matmul_with_a_typed_reason() -> None:
+def test_quantized_products_and_their_gradients_agree_across_backends() -> None:
     from psionic.backends.quant_matrix import QuantMatrix
     from psionic.core.dtypes import DType
 
-    w = QuantMatrix.from_array(DType.get("f32"), np.eye(32, dtype=np.float32))
-    with pytest.raises(UnsupportedOperation, match="quant_matmul"):
-        pa.apply("quant_matmul", pa.ones((1, 32), backend="torch"), weight=w)
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 256, (24 * 2, 34), dtype=np.uint8)
+    blocks[:, 0:2] = rng.uniform(-0.02, 0.02, (48, 1)).astype("<f2").view(np.uint8)
+    w = QuantMatrix.from_array(DType.get("q8_0"), blocks.reshape(24, 68))
+    x0 = rng.standard_normal((5, 64)).astype(np.float32)
+    results = {}
+    for backend in ("cpu", "torch"):
+        x = pa.tensor(x0, requires_grad=True, backend=backend)
+        ids = pa.tensor(np.array([2, 23, 2]), dtype="i64", backend=backend)
+        y = pa.apply("quant_matmul", x, weight=w)
+        rows = pa.apply("quant_rows", ids, weight=w)
+        (y.tanh().sum() + 0.0 * rows.sum()).backward()
+        results[backend] = (y.numpy(), rows.numpy(), x.grad.numpy())
+    for cpu, tor in zip(results["cpu"], results["torch"], strict=True):
+        np.testing.assert_allclose(tor, cpu, rtol=RTOL, atol=ATOL)
 
 
 def test_a_backend_refuses_a_dtype_it_does_not_hold() -> None:

@@ -31,3 +31,18 @@ def test_bench_lora_alternates_with_torch_peft(tmp_path: Path, capsys: pytest.Ca
     assert report["ratio_psionic_over_torch"] > 0
     assert report["max_loss_difference"] < 1e-4  # same weights, same starting adapter, same updates
     assert "peft" in report["versions"] and report["machine"]["cpus"]
+
+
+def test_bench_lora_in_bf16_puts_psionic_torch_next_to_torch_peft(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("peft")
+    model = write_tiny_llama(tmp_path / "tiny.gguf")
+    code = main(["bench", "lora", "--model", str(model), "--steps", "2", "--warmup", "1", "--seq", "16",
+                 "--vs", "torch", "--precision", "bf16"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["precision"] == "bf16"
+    assert report["contenders"] == {"psionic": "psionic-torch-bf16", "torch": "torch+peft-bf16"}
+    assert report["ratio_psionic_over_torch"] > 0
+    # Both round their products to bf16, in different places: close, not equal.
+    assert 0 < report["max_loss_difference"] < 0.05

@@ -39,3 +39,22 @@ def test_report_on_smollm2(capsys: pytest.CaptureFixture[str]) -> None:
     psionic = report["psionic"]
     assert psionic["positions"] == 448 and psionic["top1_agree"] >= 436
     assert psionic["greedy16_identical"] >= 5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FIXTURE is None, reason="shared/fixtures/llamacpp is not beside this checkout")
+@pytest.mark.parametrize("model, fixture, positions", [
+    ("smollm2-135m-instruct", "public_smollm2-135m-instruct-q4_1.json", 448),
+    ("gemma3-270m", "public_gemma3-270m-q4_k_m.json", 455),
+])
+def test_llamacpp_numerics_reproduce_the_recordings(
+    capsys: pytest.CaptureFixture[str], model: str, fixture: str, positions: int
+) -> None:
+    path = FIXTURE / fixture  # type: ignore[operator]
+    assert main(["bench", "parity", "-m", model, "--fixture", str(path), "--numerics", "llamacpp"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["numerics"] == "llamacpp"
+    psionic = report["psionic"]
+    assert psionic["top1_agree"] == psionic["positions"] == positions
+    assert psionic["max_top5_logit_diff"] <= 1.01e-4  # the fixture's four decimals
+    assert psionic["greedy16_identical"] == 8

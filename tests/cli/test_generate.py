@@ -75,3 +75,17 @@ def test_bad_input(args: list[str], needle: str, capsys) -> None:  # type: ignor
     assert main(["generate", *args]) == 2
     last = capsys.readouterr().err.splitlines()[-1]  # loading progress may come first
     assert last.startswith("psionic: error: ") and needle in last
+
+
+def test_llamacpp_numerics_recorded_and_replayed(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--numerics llamacpp: the bundle's model reference and manifest name it, and replay honours it."""
+    bundle = tmp_path / "bundle.json"
+    out = run_json(capsys, "--prompt", "The capital of France is", "--raw", "--max-tokens", "3",
+                   "--numerics", "llamacpp", "--bundle", str(bundle))
+    assert out["tokens"] == [7042, 30, 198]  # llama.cpp's greedy continuation
+    data = json.loads(bundle.read_text())
+    assert data["replay"]["request"]["model"]["numerics"] == "llamacpp"
+    assert data["manifest"]["determinism"]["numerics"] == "llamacpp"
+    assert data["manifest"]["determinism"]["batch_invariant"] is False
+    assert main(["verify", str(bundle)]) == 0
+    assert "identical" in capsys.readouterr().out

@@ -46,6 +46,14 @@ def test_train_lora_end_to_end_and_resume(tmp_path: Path, capsys: pytest.Capture
     assert main([*argv, "--resume", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["resumed_from"] == 2 and result["steps"] == 2 and result["adapter_digest"] == digest
+    # A larger budget on resume: the run goes on to it, and the receipt chain records the change.
+    more = [("3" if a == "2" and argv[i - 1] == "--steps" else a) for i, a in enumerate(argv)]
+    assert main([*more, "--resume", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["resumed_from"] == 2 and result["steps"] == 3 and result["adapter_digest"] != digest
+    chain = [json.loads(line) for line in (out / "receipts.jsonl").read_text().splitlines()]
+    assert [r.get("kind", "step") for r in chain] == ["step", "step", "budget_change", "step"]
+    assert chain[2]["budget_from"]["steps"] == 2 and chain[2]["budget_to"]["steps"] == 3
 
 
 def test_bad_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,3 +85,51 @@ def test_a_token_budget_stops_before_the_step_budget(tmp_path: Path, capsys: pyt
                  "--no-progress", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["stopped_by"] == "tokens" and result["steps"] == 2 and result["tokens"] == 96
+
+
+@pytest.mark.slow  # ~25 s: SmolLM2 on torch
+def test_train_lora_on_torch_in_bf16_writes_a_peft_adapter(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    data = _data(tmp_path / "sums.jsonl")
+    out = tmp_path / "run"
+    argv = ["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(data), "--steps", "2",
+            "--rank", "2", "--row-length", "48", "--batch-size", "2", "--backend", "torch",
+            "--precision", "bf16", "--out", str(out), "--no-progress", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "bf16" and result["backend"] == "torch" and result["batch_size"] == 2
+    assert result["tokens"] == 2 * 2 * 48 and np.isfinite(result["final_loss"])
+    loaded = load_model("smollm2-135m-instruct")
+    adapter = load_peft(out / "adapter", loaded.config)
+    assert adapter.digest == result["adapter_digest"]
+    tensors = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert any(np.abs(v).sum() > 0 for k, v in tensors.items() if "lora_B" in k)
+    receipts = [json.loads(line) for line in (out / "receipts.jsonl").read_text().splitlines()]
+    assert [r["precision"] for r in receipts] == ["bf16", "bf16"]
+    manifest = json.loads((out / "checkpoints" / "step-00000002" / "manifest.json").read_text())
+    assert manifest["trainer"]["precision"] == "bf16"
+    # Resuming in f32 what ran in bf16 is refused by name, in one line.
+    as_f32 = [("f32" if a == "bf16" else a) for a in argv if a != "--json"]
+    assert main([*as_f32, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint_mismatch" in err[0] and "trained in bf16" in err[0]
+
+
+# Bad backend / precision / batch settings: each one line naming the problem, exit 2, no model loaded.
+BAD_SETTINGS = [
+    (["--precision", "f16"], "unsupported_precision: training in f16 is not supported on the cpu backend"),
+    (["--precision", "fp8", "--backend", "torch"], "unsupported_precision: unknown precision 'fp8'"),
+    (["--backend", "tpu"], "backend_unavailable: no backend named 'tpu'"),
+    (["--batch-size", "0"], "invalid_input: --steps, --rank, --batch-size and --grad-accum"),
+    (["--grad-accum", "0"], "invalid_input: --steps, --rank, --batch-size and --grad-accum"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_SETTINGS)
+def test_bad_training_settings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            extra: list[str], message: str) -> None:
+    assert main(["train", "lora", "--model", "smollm2-135m-instruct", "--data", str(_data(tmp_path / "d.jsonl")),
+                 "--out", str(tmp_path / "o"), "--no-progress", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

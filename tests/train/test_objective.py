@@ -3,8 +3,6 @@ positions starting from 0, so a row's loss is the sum of its examples' losses.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

@@ -4,6 +4,7 @@ the plot, and an honest refusal of precisions the backend cannot train in."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -85,3 +86,44 @@ def test_a_wall_time_budget_stops_the_run(tmp_path: Path) -> None:
     result = make_trainer(str(tmp_path), 10_000, budget=Budget(seconds=0.5), schedule="constant",
                           checkpoint_every=0, plot=False).run()
     assert result.stopped_by == "seconds" and 0 < result.step < 10_000
+
+
+def test_a_micro_batch_of_rows_equals_accumulating_them(tmp_path: Path) -> None:
+    settings = dict(shuffle=False, optimizer="sgd", lr=0.1, warmup=0, schedule="constant", clip_norm=None,
+                    checkpoint_every=0, plot=False, dropout=0.0)
+    batched = make_trainer(str(tmp_path / "b"), 2, batch_size=3, grad_accum=1, **settings)
+    accumulated = make_trainer(str(tmp_path / "a"), 2, batch_size=1, grad_accum=3, **settings)
+    rb, ra = batched.run(), accumulated.run()
+    assert rb.tokens == ra.tokens == 2 * 3 * 24
+    for (name, b), (_, a) in zip(batched.named, accumulated.named, strict=True):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-6, err_msg=name)
+    steps_b = [json.loads(line) for line in (tmp_path / "b" / "receipts.jsonl").read_text().splitlines()]
+    steps_a = [json.loads(line) for line in (tmp_path / "a" / "receipts.jsonl").read_text().splitlines()]
+    assert [r["data"] for r in steps_b] == [r["data"] for r in steps_a]  # the same rows per step
+    assert rb.facts["batch_size"] == 3
+
+
+def test_resume_with_a_larger_budget_continues_and_records_the_change(tmp_path: Path) -> None:
+    common = dict(schedule="constant", checkpoint_every=2, param_digest_every=1, plot=False)
+    straight = make_trainer(str(tmp_path / "s"), 8, **common).run()
+    short = make_trainer(str(tmp_path / "x"), 4, **common).run()
+    assert short.step == 4
+    extended = make_trainer(str(tmp_path / "x"), 8, **common).run(resume=True)
+    assert extended.resumed_from == 4 and extended.step == 8 and extended.stopped_by == "steps"
+    assert extended.param_digest == straight.param_digest  # a constant schedule: the same 8 steps
+    chain = [json.loads(line) for line in (tmp_path / "x" / "receipts.jsonl").read_text().splitlines()]
+    change = chain[4]
+    assert change["kind"] == "budget_change" and change["step"] == 4
+    assert change["budget_from"]["steps"] == 4 and change["budget_to"]["steps"] == 8
+    assert chain[5]["prev"] == change["digest"] and change["prev"] == chain[3]["digest"]
+    assert [r["step"] for r in chain] == [1, 2, 3, 4, 4, 5, 6, 7, 8]
+    # Killed after the change and resumed from the step-4 checkpoint: the change is not doubled.
+    for name in ("step-00000006", "step-00000008"):
+        shutil.rmtree(tmp_path / "x" / "checkpoints" / name)
+    (tmp_path / "x" / "checkpoints" / "latest").unlink()
+    again = make_trainer(str(tmp_path / "x"), 8, **common).run(resume=True)
+    assert again.param_digest == straight.param_digest
+    assert (tmp_path / "x" / "receipts.jsonl").read_text().count("budget_change") == 1
+    tokens = make_trainer(str(tmp_path / "x"), 8, budget=Budget(steps=8, tokens=10_000), **common)
+    assert tokens.run(resume=True).step == 8  # a budget that adds a token limit is another change
+    assert (tmp_path / "x" / "receipts.jsonl").read_text().count("budget_change") == 2

@@ -1,6 +1,6 @@
 """A tiny GPT trained on synthetic rows: the program the kill-and-resume test runs in a subprocess.
 
-    python tests/train/tiny_run.py OUT_DIR STEPS [--resume]
+    python tests/train/tiny_run.py OUT_DIR STEPS [--resume] [--backend NAME --precision NAME]
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ def synthetic_rows(n: int, seed: int) -> list[PackedRow]:
     return rows
 
 
-def make_trainer(out: str, steps: int, **overrides) -> Trainer:  # type: ignore[no-untyped-def]
+def make_trainer(out: str, steps: int, dropout: float = 0.1, **overrides) -> Trainer:  # type: ignore[no-untyped-def]
     model = GPT(GPTConfig(vocab_size=VOCAB, n_layers=2, d_model=48, n_heads=2, seq_len=LENGTH), seed=0)
     model.rng = np.random.default_rng(7)  # dropout on the logits: resume must restore its state too
 
-    def logits_at(ids: np.ndarray, pos: np.ndarray, documents: np.ndarray) -> Tensor:  # one example per row
-        logits = model(Tensor(ids[None], dtype="i64"))[0][pos]
-        return T.dropout(logits, 0.1, model.rng) if model.training else logits
+    def logits_at(ids: np.ndarray, pos: np.ndarray, documents: np.ndarray) -> Tensor:
+        # One example per row, so a micro-batch of joined rows is a (B, LENGTH) batch.
+        batch = Tensor(ids.reshape(-1, LENGTH), dtype="i64", backend=model.array_backend)
+        logits = model(batch).reshape(-1, VOCAB)[pos]
+        return T.dropout(logits, dropout, model.rng) if model.training else logits
 
     objective = CausalLMObjective(model, logits_at)
     settings = dict(budget=Budget(steps=steps), lr=3e-3, warmup=2, grad_accum=2, clip_norm=1.0,
@@ -49,5 +51,6 @@ def make_trainer(out: str, steps: int, **overrides) -> Trainer:  # type: ignore[
 
 if __name__ == "__main__":
     out_dir, n_steps = sys.argv[1], int(sys.argv[2])
-    result = make_trainer(out_dir, n_steps).run(resume="--resume" in sys.argv)
+    chosen = {k: sys.argv[sys.argv.index(f"--{k}") + 1] for k in ("backend", "precision") if f"--{k}" in sys.argv}
+    result = make_trainer(out_dir, n_steps, **chosen).run(resume="--resume" in sys.argv)
     print(result.param_digest)

@@ -107,7 +107,7 @@ def kernel_format(dtype: DType) -> KernelFormat:
 
 
 @njit(cache=True, inline="always")
-def _k_scale_min(row, at, j):
+def k_scale_min(row, at, j):
     """The 6-bit scale and min of sub-block ``j`` (0..7) from the 12 bytes at ``at``."""
     if j < 4:
         sc = np.int32(row[at + j]) & 63
@@ -155,7 +155,7 @@ def deq16(fmt, row, c):
         at = 144 * (c >> 4)
         s = c & 15  # 16-element chunk within the super-block
         j = s >> 1  # 32-element sub-block
-        sc, mn = _k_scale_min(row, at + 4, j)
+        sc, mn = k_scale_min(row, at + 4, j)
         scale = f16_at(row, at) * sc
         offset = f16_at(row, at + 2) * mn
         return vnib_affine(row, at + 16 + 32 * (j >> 1) + 16 * (s & 1), 4 * (j & 1), scale, -offset)
@@ -163,7 +163,7 @@ def deq16(fmt, row, c):
         at = 176 * (c >> 4)
         s = c & 15
         j = s >> 1
-        sc, mn = _k_scale_min(row, at + 4, j)
+        sc, mn = k_scale_min(row, at + 4, j)
         low = vload_bits(row, at + 48 + 32 * (j >> 1) + 16 * (s & 1), 4 * (j & 1), 15)
         high = vload_bits(row, at + 16 + 16 * (s & 1), j, 1)
         q = vadd(low, vmul(high, vsplat(np.float32(16.0))))
