@@ -29,6 +29,7 @@ from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.attention import AttentionFactory, HeadId, LinearAttention
 from psionic.tassadar.executor.circuit import LayerWeights
 from psionic.tassadar.executor.compiler import ExecutorWeights, build
+from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
@@ -191,6 +192,21 @@ class _LayerPlan:
                    lw.w_out[out_rows])
 
 
+@dataclass(frozen=True, slots=True)
+class _SparseLayer:
+    """A layer plan's four matrices as their nonzero entries (the session's products)."""
+
+    w_qkv: SparseRows
+    w_o: SparseRows
+    w_gv: SparseRows
+    w_out: SparseRows
+
+    @classmethod
+    def of(cls, p: _LayerPlan) -> _SparseLayer:
+        return cls(SparseRows.of(p.w_qkv), SparseRows.of(p.w_o), SparseRows.of(p.w_gv),
+                   SparseRows.of(p.w_out))
+
+
 _INITIAL = 1 << 12  # positions allocated at first; arrays double as the history grows
 
 
@@ -214,6 +230,7 @@ class Session:
         self.n = 0
         self.capacity = capacity
         self.plan = [_LayerPlan.of(lw) for lw in model.layers]
+        self.sparse = [_SparseLayer.of(p) for p in self.plan]
         self.lookups = [attention(tuple(HeadId(li, int(h), f"layer{li}.head{h}")
                                         for h in p.hardmax), capacity) for li, p in enumerate(self.plan)]
         self.values = [np.zeros((_INITIAL, p.heads, p.nv)) for p in self.plan]  # (n, H, V), grown
@@ -231,10 +248,10 @@ class Session:
         x = self.m.embedding[token].copy()
         x[1], x[2] = t, float(t) * t  # positional encoding: pos, pos^2
         n = t + 1
-        for li, p in enumerate(self.plan):
+        for li, (p, sp) in enumerate(zip(self.plan, self.sparse, strict=True)):
             h = p.heads
             if h:
-                qkv = p.w_qkv @ x[p.qkv_cols]
+                qkv = sp.w_qkv.times(x[p.qkv_cols])
                 q = qkv[: 2 * h].reshape(h, 2)
                 keys = qkv[2 * h : 4 * h].reshape(h, 2)
                 values = self.values[li]
@@ -247,10 +264,10 @@ class Session:
                 if p.uniform.size:
                     self.sums[li][p.uniform] += values[t, p.uniform]
                     chosen[p.uniform] = self.sums[li][p.uniform] / n  # the prefix mean
-                x[p.o_rows] += p.w_o @ chosen.ravel()
-            gv = p.w_gv @ x[p.ffn_cols]
+                x[p.o_rows] += sp.w_o.times(chosen.ravel())
+            gv = sp.w_gv.times(x[p.ffn_cols])
             units = gv.shape[0] // 2
-            x[p.out_rows] += p.w_out @ (np.maximum(gv[:units], 0.0) * gv[units:])
+            x[p.out_rows] += sp.w_out.times(np.maximum(gv[:units], 0.0) * gv[units:])
         self.n = n
         return x
 
