@@ -60,9 +60,7 @@ def _random_model(seed: int, width: int = 12, layers: int = 3) -> Model:
 def _compiled_residuals(model: Model, tokens: list[int], lookup: str) -> list[np.ndarray]:
     cm = CompiledModel.of(model)
     code = C.LOOKUPS[lookup]
-    weights = (cm.embedding, cm.indptr, cm.indices, cm.data, cm.stage_rows, cm.row_target,
-               cm.layer_heads, cm.layer_nv, cm.head_hardmax, cm.head_group, cm.head_inserts,
-               cm.head_value, cm.head_writes, cm.value_table, cm.value_pos)
+    weights = cm.kernel_weights()
     state = C._state(cm, code)
     counts = np.zeros(1, dtype=np.int64)
     out = []
@@ -112,8 +110,10 @@ def test_unit_groups_equal_the_dense_relu_block_on_the_executor() -> None:
             want = x.copy()
             want[p.out_rows] += p.w_out @ acts
             got = x.copy()
-            C._units(layer, got, np.zeros_like(x), *cm.units.arrays())
+            gate_sums = np.zeros(cm.n_groups)
+            C._units(layer, got, np.zeros_like(x), gate_sums, *cm.units.arrays())
             np.testing.assert_array_equal(got, want)
+            assert not np.any(gate_sums)  # left zero for the next layer
     assert checked >= drawn // 2
 
 
