@@ -47,16 +47,14 @@ POS, POS2 = 1, 2  # the positional features: position and its square (the model'
 
 
 def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    for row in rows:
-        nz = np.flatnonzero(row)
-        indices += nz.tolist()
-        data += row[nz].tolist()
-        indptr.append(len(indices))
-    return (np.array(indptr, np.int64), np.array(indices, np.int64),
-            np.array(data, np.float64))
+    if not rows:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    dense = np.zeros((len(rows), max(len(row) for row in rows)))  # rows may differ in width
+    for i, row in enumerate(rows):
+        dense[i, : len(row)] = row
+    r, c = np.nonzero(dense)  # row-major: each row's features ascending
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(dense)))])
+    return indptr.astype(np.int64), c.astype(np.int64), dense[r, c]
 
 
 def _columns(rows: np.ndarray, row_ids: np.ndarray) -> tuple[list[int], list[int], list[int],
@@ -127,6 +125,15 @@ def bias_feature(model: Model, inputs: np.ndarray) -> int:
     return -1
 
 
+def _same_rows(a: np.ndarray, b: np.ndarray, units: np.ndarray) -> list[list[int]]:
+    """``units`` grouped by equal (``a`` row, ``b`` row), bit for bit; groups in the order of
+    their first unit, members ascending."""
+    groups: dict[tuple[bytes, bytes], list[int]] = {}
+    for u in units.tolist():
+        groups.setdefault((a[u].tobytes(), b[u].tobytes()), []).append(u)
+    return list(groups.values())
+
+
 @dataclass(frozen=True, slots=True)
 class UnitGroups:
     """A layer-ordered list of unit groups as flat arrays (see the module docstring)."""
@@ -153,16 +160,12 @@ class UnitGroups:
         out_ptr, out_idx, prefix_ptr, p1, p2 = [0], [], [0], [], []
         layer_out_ptr, layer_out_idx = [0], []
         for lw in model.layers:
-            groups: dict[tuple[bytes, bytes], list[int]] = {}
             shape = lw.w_gate.copy()
             if bias_f >= 0:
                 shape[:, bias_f] = 0.0
-            for u in range(lw.w_gate.shape[0]):
-                if not np.any(lw.w_out[:, u]) or not np.any(lw.w_value[u]):
-                    continue  # adds nothing, ever
-                groups.setdefault((shape[u].tobytes(), lw.w_value[u].tobytes()), []).append(u)
             touched: set[int] = set()
-            for members in groups.values():
+            for members in _same_rows(shape, lw.w_value, np.flatnonzero(
+                    np.any(lw.w_out != 0, axis=0) & np.any(lw.w_value != 0, axis=1))):
                 b = lw.w_gate[members, bias_f] if bias_f >= 0 else np.zeros(len(members))
                 order = np.argsort(-b, kind="stable")
                 members_sorted = [members[i] for i in order]
@@ -175,16 +178,11 @@ class UnitGroups:
                 out_ptr.append(len(out_idx))
                 touched.update(outs.tolist())
                 o = lw.w_out[np.ix_(outs, members_sorted)].T  # (units, outs)
-                run1 = np.zeros(len(outs))
-                run2 = np.zeros(len(outs))
-                p1 += run1.tolist()
-                p2 += run2.tolist()
-                first = b[order][0]
-                for k, u_b in enumerate(b[order]):
-                    run1 = run1 + o[k]
-                    run2 = run2 + (u_b - first) * o[k]
-                    p1 += run1.tolist()
-                    p2 += run2.tolist()
+                zero = np.zeros((1, len(outs)))
+                # running sums from a zero row, one addition per unit (cumsum adds in order)
+                p1 += np.cumsum(np.vstack([zero, o]), axis=0).ravel().tolist()
+                centred = (b[order] - b[order][0])[:, None] * o
+                p2 += np.cumsum(np.vstack([zero, centred]), axis=0).ravel().tolist()
                 prefix_ptr.append(len(p1))
             layer_gates = np.array(gates[layer_ptr[-1]:]).reshape(-1, model.width)
             gate_blocks.append((layer_gates, np.arange(layer_ptr[-1], len(gates))))
