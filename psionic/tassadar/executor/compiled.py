@@ -5,12 +5,13 @@ another; per token that is hundreds of Python-level calls over mostly-zero
 dense matrices. ``CompiledModel`` (``compiled_plan.py``) holds the same
 weights as flat arrays shaped by what they read, and ``run`` feeds the prompt
 and emits greedily inside numba functions. Per token: the embedding row; per
-layer the q/k/v rows (CSR), per hard-max head one hull insertion (heads with
-equal keys share one hull) and one bisection (``hull_kernels``), or, with
-``lookup="linear"``, a scan of every earlier key (the O(n) peer, same
-engine); uniform heads keep running sums; then the ReGLU block by unit
-groups (one gate dot product and a bisection per group, not per unit); and
-the logits' argmax by a bisection on their hull.
+layer the q/k/v rows (by column, over the non-zero features), per hard-max
+head one hull insertion (heads with equal keys share one hull) and one
+bisection (``hull_kernels``), or, with ``lookup="linear"``, a scan of every
+earlier key (the O(n) peer, same engine); uniform heads keep running sums;
+then the ReGLU block by unit groups (all gates by column, then a bisection
+per open group, not per unit); and the logits' argmax by a bisection on
+their hull.
 
 Memory grows with what is stored: each hull chain has its own region in a
 shared pool and doubles on its own; per position only the token id and the

@@ -22,7 +22,11 @@ new heads, units and layers are planned without edits:
   ``P2[k] = sum (b_u - b_0) out_u`` over the first ``k``. Centring on
   ``b_0`` keeps the terms as small as the dense ``(s + b_u) v`` keeps them:
   a gate's large constants cancel in ``s'`` before anything is multiplied.
-  A group whose gate is shut costs one dot product and one comparison.
+  A group whose gate is shut costs one comparison besides its gate.
+- **By column.** A layer's gates and its q/k/v rows are also kept by
+  column (``LayerColumns``) and summed over the features that are
+  non-zero on the token: most are zero (indicators), and each row still
+  adds its terms in ascending feature order, the row-major order.
 - **Unembedding.** When the logits read one feature ``T`` they are lines
   ``w_i T + b_i``, and their argmax (first maximum) is the upper hull of the
   points ``(w_i, b_i)`` queried with ``(T, 1)``: a bisection instead of a scan.
