@@ -152,17 +152,23 @@ def chain_insert_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I
     return k + 2 + n - j
 
 
-@njit(cache=True)
-def chain_query_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, qx: I64,
-                   qy: I64, counts: np.ndarray) -> int:
-    """``chain_query`` on the chain stored at ``xs[o : o + n]``."""
-    if n == 0:
-        return -1
-    lo, hi = o, o + n - 1
+@refcount_free
+def _ascends(xs: np.ndarray, ys: np.ndarray, i: I64, qx: I64, qy: I64,
+             counts: np.ndarray) -> bool:
+    """Whether the score rises along the chain edge ``i -> i + 1``."""
+    counts[0] += 1
+    return sign_dot(qx, xs[i + 1] - xs[i], qy, ys[i + 1] - ys[i]) > 0
+
+
+@refcount_free
+def _settle(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, lo: I64, hi: I64,
+            qx: I64, qy: I64, counts: np.ndarray) -> tuple[I64, I64]:
+    """The search both queries end with, once the first edge that stops rising is known to lie
+    in ``[lo, hi]``: bisection to it, then the lowest position among the points tied with it
+    (collinear with the query's level line). Returns (position, chain index of the edge)."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        counts[0] += 1
-        if sign_dot(qx, xs[mid + 1] - xs[mid], qy, ys[mid + 1] - ys[mid]) > 0:
+        if _ascends(xs, ys, mid, qx, qy, counts):
             lo = mid + 1
         else:
             hi = mid
@@ -174,7 +180,16 @@ def chain_query_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I6
             break
         j += 1
         best = min(best, sq[j])
-    return best
+    return best, lo
+
+
+@njit(cache=True)
+def chain_query_at(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, qx: I64,
+                   qy: I64, counts: np.ndarray) -> int:
+    """``chain_query`` on the chain stored at ``xs[o : o + n]``."""
+    if n == 0:
+        return -1
+    return _settle(xs, ys, sq, o, n, o, o + n - 1, qx, qy, counts)[0]
 
 
 @refcount_free
@@ -369,14 +384,6 @@ def pool_query(px: np.ndarray, py: np.ndarray, ps: np.ndarray, start: np.ndarray
 
 
 @refcount_free
-def _ascends(xs: np.ndarray, ys: np.ndarray, i: I64, qx: I64, qy: I64,
-             counts: np.ndarray) -> bool:
-    """Whether the score rises along the chain edge ``i -> i + 1``."""
-    counts[0] += 1
-    return sign_dot(qx, xs[i + 1] - xs[i], qy, ys[i + 1] - ys[i]) > 0
-
-
-@refcount_free
 def chain_query_near(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: I64, qx: I64,
                      qy: I64, hint: I64, counts: np.ndarray) -> tuple[I64, I64]:
     """``chain_query_at``, searched outward from chain index ``hint`` (galloping, then
@@ -407,21 +414,8 @@ def chain_query_near(xs: np.ndarray, ys: np.ndarray, sq: np.ndarray, o: I64, n: 
                 break
             hi = p
             step *= 2
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if _ascends(xs, ys, mid, qx, qy, counts):
-            lo = mid + 1
-        else:
-            hi = mid
-    best: I64 = sq[lo]
-    j = lo
-    while j + 1 < o + n:
-        counts[0] += 1
-        if sign_dot(qx, xs[j + 1] - xs[j], qy, ys[j + 1] - ys[j]) != 0:
-            break
-        j += 1
-        best = min(best, sq[j])
-    return best, lo - o
+    best, at = _settle(xs, ys, sq, o, n, lo, hi, qx, qy, counts)
+    return best, at - o
 
 
 @refcount_free

@@ -60,9 +60,7 @@ def _random_model(seed: int, width: int = 12, layers: int = 3) -> Model:
 def _compiled_residuals(model: Model, tokens: list[int], lookup: str) -> list[np.ndarray]:
     cm = CompiledModel.of(model)
     code = C.LOOKUPS[lookup]
-    weights = (cm.embedding, cm.indptr, cm.indices, cm.data, cm.stage_rows, cm.row_target,
-               cm.layer_heads, cm.layer_nv, cm.head_hardmax, cm.head_group, cm.head_inserts,
-               cm.head_value, cm.head_writes, cm.value_table, cm.value_pos)
+    weights = cm.kernel_weights()
     state = C._state(cm, code)
     counts = np.zeros(1, dtype=np.int64)
     out = []
@@ -112,9 +110,29 @@ def test_unit_groups_equal_the_dense_relu_block_on_the_executor() -> None:
             want = x.copy()
             want[p.out_rows] += p.w_out @ acts
             got = x.copy()
-            C._units(layer, got, np.zeros_like(x), *cm.units.arrays())
+            gate_sums = np.zeros(cm.n_groups)
+            C._units(layer, got, np.zeros_like(x), gate_sums, *cm.units.arrays())
             np.testing.assert_array_equal(got, want)
+            assert not np.any(gate_sums)  # left zero for the next layer
     assert checked >= drawn // 2
+
+
+def test_columns_give_the_rows_floats_on_the_executor() -> None:
+    """q, k and v read by column, skipping zero features, are the row-major dot products to
+    the last bit (each row adds its terms in the same order)."""
+    cm = CompiledModel.of(default_model())
+    rng = np.random.default_rng(11)
+    width = cm.embedding.shape[1]
+    for layer in range(len(cm.layer_heads)):
+        r0, r1 = cm.stage_rows[2 * layer], cm.stage_rows[2 * layer + 1]
+        for _ in range(20):
+            # mostly zeros, some values with bits past the last place of a sum's result
+            x = rng.normal(size=width) * 10.0 ** rng.integers(-3, 12, size=width)
+            x[rng.random(width) < 0.7] = 0.0
+            want, got = np.zeros(max(r1 - r0, 1)), np.full(max(r1 - r0, 1), np.nan)
+            C._rows_times(cm.indptr, cm.indices, cm.data, r0, r1, x, want)
+            C._columns_times(layer, *cm.qkv.arrays(), r1 - r0, x, got)
+            np.testing.assert_array_equal(got[: r1 - r0], want[: r1 - r0])
 
 
 def test_the_logits_hull_gives_the_first_maximum() -> None:

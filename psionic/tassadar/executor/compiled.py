@@ -5,12 +5,13 @@ another; per token that is hundreds of Python-level calls over mostly-zero
 dense matrices. ``CompiledModel`` (``compiled_plan.py``) holds the same
 weights as flat arrays shaped by what they read, and ``run`` feeds the prompt
 and emits greedily inside numba functions. Per token: the embedding row; per
-layer the q/k/v rows (CSR), per hard-max head one hull insertion (heads with
-equal keys share one hull) and one bisection (``hull_kernels``), or, with
-``lookup="linear"``, a scan of every earlier key (the O(n) peer, same
-engine); uniform heads keep running sums; then the ReGLU block by unit
-groups (one gate dot product and a bisection per group, not per unit); and
-the logits' argmax by a bisection on their hull.
+layer the q/k/v rows (by column, over the non-zero features), per hard-max
+head one hull insertion (heads with equal keys share one hull) and one
+bisection (``hull_kernels``), or, with ``lookup="linear"``, a scan of every
+earlier key (the O(n) peer, same engine); uniform heads keep running sums;
+then the ReGLU block by unit groups (all gates by column, then a bisection
+per open group, not per unit); and the logits' argmax by a bisection on
+their hull.
 
 Memory grows with what is stored: each hull chain has its own region in a
 shared pool and doubles on its own; per position only the token id and the
@@ -78,6 +79,21 @@ def _rows_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, r0: i
 
 
 @K.refcount_free
+def _columns_times(layer: int, layer_ptr: np.ndarray, feature: np.ndarray, col_ptr: np.ndarray,
+                   row: np.ndarray, coef: np.ndarray, n_rows: int, src: np.ndarray,
+                   dst: np.ndarray) -> None:
+    """``dst[:n_rows]``: layer ``layer``'s rows (``compiled_plan.LayerColumns``) times ``src``,
+    skipping the columns of the features that are zero (the same floats as ``_rows_times``)."""
+    for r in range(n_rows):
+        dst[r] = 0.0
+    for c in range(layer_ptr[layer], layer_ptr[layer + 1]):
+        v = src[feature[c]]
+        if v != 0.0:
+            for j in range(col_ptr[c], col_ptr[c + 1]):
+                dst[row[j]] += coef[j] * v
+
+
+@K.refcount_free
 def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.ndarray,
            table_pos: np.ndarray) -> float:
     """Value column ``col`` (``head_value`` code) of position ``p``."""
@@ -88,23 +104,29 @@ def _value(p: int, col: int, values: np.ndarray, toks: np.ndarray, table: np.nda
 
 
 @K.refcount_free
-def _units(layer: int, x: np.ndarray, dx: np.ndarray, layer_ptr: np.ndarray,
-           g_ptr: np.ndarray, g_idx: np.ndarray, g_val: np.ndarray, v_ptr: np.ndarray,
-           v_idx: np.ndarray, v_val: np.ndarray, unit_ptr: np.ndarray, bias: np.ndarray,
-           out_ptr: np.ndarray, out_idx: np.ndarray, prefix_ptr: np.ndarray,
-           prefix1: np.ndarray, prefix2: np.ndarray, layer_out_ptr: np.ndarray,
-           layer_out_idx: np.ndarray) -> None:
-    """The layer's ReGLU block on ``x``: per unit group one gate dot product, a bisection over
-    its sorted biases for the open units, then their summed outputs (prefix sums centred on
-    the group's first unit, ``compiled_plan.UnitGroups``)."""
+def _units(layer: int, x: np.ndarray, dx: np.ndarray, gate_sums: np.ndarray,
+           layer_ptr: np.ndarray, gc_layer_ptr: np.ndarray, gc_feature: np.ndarray,
+           gc_col_ptr: np.ndarray, gc_group: np.ndarray, gc_coef: np.ndarray,
+           first_bias: np.ndarray, v_ptr: np.ndarray, v_idx: np.ndarray, v_val: np.ndarray,
+           unit_ptr: np.ndarray, bias: np.ndarray, out_ptr: np.ndarray, out_idx: np.ndarray,
+           prefix_ptr: np.ndarray, prefix1: np.ndarray, prefix2: np.ndarray,
+           layer_out_ptr: np.ndarray, layer_out_idx: np.ndarray) -> None:
+    """The layer's ReGLU block on ``x``: every group's gate at once, by column over the non-zero
+    features (``gate_sums``, all zero on entry and on exit); per group whose most open unit is
+    open, a bisection over its sorted biases for the open units, then their summed outputs
+    (prefix sums centred on the group's first unit, ``compiled_plan.UnitGroups``)."""
+    for c in range(gc_layer_ptr[layer], gc_layer_ptr[layer + 1]):
+        xf = x[gc_feature[c]]
+        if xf != 0.0:
+            for j in range(gc_col_ptr[c], gc_col_ptr[c + 1]):
+                gate_sums[gc_group[j]] += gc_coef[j] * xf
     for gi in range(layer_ptr[layer], layer_ptr[layer + 1]):
-        s = 0.0
-        for j in range(g_ptr[gi], g_ptr[gi + 1]):
-            s += g_val[j] * x[g_idx[j]]
-        u0, u1 = unit_ptr[gi], unit_ptr[gi + 1]
-        s0 = s + bias[u0]  # the most open unit's gate
+        s = gate_sums[gi]
+        gate_sums[gi] = 0.0
+        s0 = s + first_bias[gi]  # the most open unit's gate
         if not s0 > 0.0:
             continue  # the most open unit is shut: so are all
+        u0, u1 = unit_ptr[gi], unit_ptr[gi + 1]
         lo, hi = u0 + 1, u1
         while lo < hi:
             mid = (lo + hi) >> 1
@@ -133,12 +155,11 @@ def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, sta
              counts: np.ndarray) -> int:
     """The forward pass of ``token`` at position ``t``: updates the residual ``x`` and the
     caches in ``state`` (which has room: ``_room``); ``OK`` or ``OUT_OF_RANGE``."""
-    emb, indptr, indices, data, stage_rows, row_target, layer_heads, layer_nv, head_hm, \
-        head_group, head_inserts, head_value, head_writes, table, table_pos = weights
-    layer_ptr, g_ptr, g_idx, g_val, v_ptr, v_idx, v_val, unit_ptr, bias, out_ptr, out_idx, \
-        prefix_ptr, prefix1, prefix2, layer_out_ptr, layer_out_idx = groups
+    emb, indptr, indices, data, stage_rows, row_target, qc_layer_ptr, qc_feature, qc_col_ptr, \
+        qc_row, qc_coef, layer_heads, layer_nv, head_hm, head_group, head_inserts, head_value, \
+        head_writes, table, table_pos = weights
     x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch, \
-        chosen, hints = state
+        chosen, hints, gate_sums = state
     for i in range(x.shape[0]):
         x[i] = emb[token, i]
     x[1] = t
@@ -149,8 +170,8 @@ def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, sta
     for layer in range(layer_heads.shape[0]):
         heads, nv = layer_heads[layer], layer_nv[layer]
         if heads > 0:
-            _rows_times(indptr, indices, data, stage_rows[2 * layer], stage_rows[2 * layer + 1],
-                        x, scratch)
+            _columns_times(layer, qc_layer_ptr, qc_feature, qc_col_ptr, qc_row, qc_coef,
+                           stage_rows[2 * layer + 1] - stage_rows[2 * layer], x, scratch)
             for h in range(heads):
                 g = head_base + h
                 vrow = 4 * heads + h * nv
@@ -193,8 +214,7 @@ def _forward(token: int, t: int, lookup: int, weights: tuple, groups: tuple, sta
             for r in range(r0, r1):
                 x[row_target[r]] += scratch[r - r0]
         head_base += heads
-        _units(layer, x, dx, layer_ptr, g_ptr, g_idx, g_val, v_ptr, v_idx, v_val, unit_ptr, bias,
-               out_ptr, out_idx, prefix_ptr, prefix1, prefix2, layer_out_ptr, layer_out_idx)
+        _units(layer, x, dx, gate_sums, *groups)
     return OK
 
 
@@ -203,7 +223,7 @@ def _room(t: int, lookup: int, state: tuple) -> tuple:
     """``state`` with room for position ``t``: stored values, token ids, linear keys, and one
     more point in every hull chain (new arrays only when one had to grow)."""
     x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch, \
-        chosen, hints = state
+        chosen, hints, gate_sums = state
     if t >= toks.shape[0]:
         values = _grow_rows(values, t + 1)
         toks = _grow_rows(toks, t + 1)
@@ -212,7 +232,7 @@ def _room(t: int, lookup: int, state: tuple) -> tuple:
     if lookup == 0 and K.pool_full(cap, lens):
         px, py, ps = K.pool_room(px, py, ps, start, cap, lens, used)
     return (x, dx, values, toks, keys, px, py, ps, start, cap, lens, used, ext, sums, scratch,
-            chosen, hints)
+            chosen, hints, gate_sums)
 
 
 @njit(cache=True)
@@ -295,7 +315,8 @@ def _state(cm: CompiledModel, lookup: int) -> tuple:
             np.zeros((len(cm.head_hardmax), max(int(np.max(cm.layer_nv, initial=1)), 1))),
             np.zeros(max(widest, 1)),
             np.zeros(max(int(np.max(cm.layer_heads * cm.layer_nv, initial=1)), 1)),
-            np.zeros((max(cm.n_hardmax, 1), 2), dtype=np.int64))  # each head's last answers
+            np.zeros((max(cm.n_hardmax, 1), 2), dtype=np.int64),  # each head's last answers
+            np.zeros(max(cm.n_groups, 1)))  # the unit groups' gates, by column (_units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,9 +332,7 @@ def run(cm: CompiledModel, prompt: np.ndarray | Sequence[int], max_new: int,
         lookup: str = "hull") -> CompiledRun:
     """Feed ``prompt`` and emit greedily (at most ``max_new`` tokens) in the compiled loop."""
     code = LOOKUPS[lookup]
-    weights = (cm.embedding, cm.indptr, cm.indices, cm.data, cm.stage_rows, cm.row_target,
-               cm.layer_heads, cm.layer_nv, cm.head_hardmax, cm.head_group, cm.head_inserts,
-               cm.head_value, cm.head_writes, cm.value_table, cm.value_pos)
+    weights = cm.kernel_weights()
     groups = cm.units.arrays()
     counts = np.zeros(1, dtype=np.int64)
     started = time.perf_counter()

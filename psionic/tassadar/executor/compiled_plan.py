@@ -22,7 +22,11 @@ new heads, units and layers are planned without edits:
   ``P2[k] = sum (b_u - b_0) out_u`` over the first ``k``. Centring on
   ``b_0`` keeps the terms as small as the dense ``(s + b_u) v`` keeps them:
   a gate's large constants cancel in ``s'`` before anything is multiplied.
-  A group whose gate is shut costs one dot product and one comparison.
+  A group whose gate is shut costs one comparison besides its gate.
+- **By column.** A layer's gates and its q/k/v rows are also kept by
+  column (``LayerColumns``) and summed over the features that are
+  non-zero on the token: most are zero (indicators), and each row still
+  adds its terms in ascending feature order, the row-major order.
 - **Unembedding.** When the logits read one feature ``T`` they are lines
   ``w_i T + b_i``, and their argmax (first maximum) is the upper hull of the
   points ``(w_i, b_i)`` queried with ``(T, 1)``: a bisection instead of a scan.
@@ -47,16 +51,64 @@ POS, POS2 = 1, 2  # the positional features: position and its square (the model'
 
 
 def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    for row in rows:
-        nz = np.flatnonzero(row)
-        indices += nz.tolist()
-        data += row[nz].tolist()
-        indptr.append(len(indices))
-    return (np.array(indptr, np.int64), np.array(indices, np.int64),
-            np.array(data, np.float64))
+    if not rows:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    dense = np.zeros((len(rows), max(len(row) for row in rows)))  # rows may differ in width
+    for i, row in enumerate(rows):
+        dense[i, : len(row)] = row
+    r, c = np.nonzero(dense)  # row-major: each row's features ascending
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(dense)))])
+    return indptr.astype(np.int64), c.astype(np.int64), dense[r, c]
+
+
+def _columns(rows: np.ndarray, row_ids: np.ndarray) -> tuple[list[int], list[int], list[int],
+                                                            list[float]]:
+    """The non-zeros of ``rows`` (R, D) by column: (features read, per-feature entry counts,
+    the row id of each entry, its coefficient), features ascending and, within a feature, rows
+    in order. Summed feature by feature, a row gets its terms in the order a row-major dot
+    product adds them, so the result is the same float."""
+    features, counts, ids, coefs = [], [], [], []
+    for f in np.flatnonzero(np.any(rows != 0, axis=0)):
+        nz = np.flatnonzero(rows[:, f])
+        features.append(int(f))
+        counts.append(len(nz))
+        ids += row_ids[nz].tolist()
+        coefs += rows[nz, f].tolist()
+    return features, counts, ids, coefs
+
+
+@dataclass(frozen=True, slots=True)
+class LayerColumns:
+    """Per layer, a block of rows over the residual stored by column, to be read only where the
+    residual is non-zero: layer ``l`` reads features ``feature[layer_ptr[l] .. layer_ptr[l + 1]]``,
+    and feature column ``c`` adds ``coef[j] * x[feature[c]]`` into row ``row[j]`` for ``j`` in
+    ``col_ptr[c] .. col_ptr[c + 1]``. Most features are zero on most tokens (indicators of one
+    opcode or phase), so their whole column is skipped at the cost of one comparison."""
+
+    layer_ptr: np.ndarray
+    feature: np.ndarray
+    col_ptr: np.ndarray
+    row: np.ndarray
+    coef: np.ndarray
+
+    @classmethod
+    def of(cls, blocks: list[tuple[np.ndarray, np.ndarray]]) -> LayerColumns:
+        """``blocks``: per layer, its rows (R, D) and each row's id."""
+        layer_ptr, features, col_ptr, ids, coefs = [0], [], [0], [], []
+        for rows, row_ids in blocks:
+            f, n, i, c = _columns(rows, row_ids) if len(rows) else ([], [], [], [])
+            features += f
+            for k in n:
+                col_ptr.append(col_ptr[-1] + k)
+            ids += i
+            coefs += c
+            layer_ptr.append(len(features))
+        i64 = np.int64
+        return cls(np.array(layer_ptr, i64), np.array(features, i64), np.array(col_ptr, i64),
+                   np.array(ids, i64), np.array(coefs, np.float64))
+
+    def arrays(self) -> tuple:
+        return self.layer_ptr, self.feature, self.col_ptr, self.row, self.coef
 
 
 def input_features(model: Model) -> np.ndarray:
@@ -77,12 +129,22 @@ def bias_feature(model: Model, inputs: np.ndarray) -> int:
     return -1
 
 
+def _same_rows(a: np.ndarray, b: np.ndarray, units: np.ndarray) -> list[list[int]]:
+    """``units`` grouped by equal (``a`` row, ``b`` row), bit for bit; groups in the order of
+    their first unit, members ascending."""
+    groups: dict[tuple[bytes, bytes], list[int]] = {}
+    for u in units.tolist():
+        groups.setdefault((a[u].tobytes(), b[u].tobytes()), []).append(u)
+    return list(groups.values())
+
+
 @dataclass(frozen=True, slots=True)
 class UnitGroups:
     """A layer-ordered list of unit groups as flat arrays (see the module docstring)."""
 
     layer_ptr: np.ndarray  # (L + 1,): groups of layer l are layer_ptr[l] .. layer_ptr[l + 1]
-    gate: tuple[np.ndarray, np.ndarray, np.ndarray]  # CSR: g (bias dropped) per group
+    gate: LayerColumns  # g (bias dropped) of every group of a layer, by column: rows are groups
+    first_bias: np.ndarray  # per group, its most open unit's bias (bias[unit_ptr[i]])
     value: tuple[np.ndarray, np.ndarray, np.ndarray]  # CSR: v per group
     unit_ptr: np.ndarray  # units of group i: unit_ptr[i] .. unit_ptr[i + 1]
     bias: np.ndarray  # per unit, descending within a group
@@ -98,19 +160,16 @@ class UnitGroups:
     @classmethod
     def of(cls, model: Model, bias_f: int) -> UnitGroups:
         layer_ptr, gates, values, unit_ptr, bias = [0], [], [], [0], []
+        gate_blocks: list[tuple[np.ndarray, np.ndarray]] = []
         out_ptr, out_idx, prefix_ptr, p1, p2 = [0], [], [0], [], []
         layer_out_ptr, layer_out_idx = [0], []
         for lw in model.layers:
-            groups: dict[tuple[bytes, bytes], list[int]] = {}
             shape = lw.w_gate.copy()
             if bias_f >= 0:
                 shape[:, bias_f] = 0.0
-            for u in range(lw.w_gate.shape[0]):
-                if not np.any(lw.w_out[:, u]) or not np.any(lw.w_value[u]):
-                    continue  # adds nothing, ever
-                groups.setdefault((shape[u].tobytes(), lw.w_value[u].tobytes()), []).append(u)
             touched: set[int] = set()
-            for members in groups.values():
+            for members in _same_rows(shape, lw.w_value, np.flatnonzero(
+                    np.any(lw.w_out != 0, axis=0) & np.any(lw.w_value != 0, axis=1))):
                 b = lw.w_gate[members, bias_f] if bias_f >= 0 else np.zeros(len(members))
                 order = np.argsort(-b, kind="stable")
                 members_sorted = [members[i] for i in order]
@@ -123,29 +182,29 @@ class UnitGroups:
                 out_ptr.append(len(out_idx))
                 touched.update(outs.tolist())
                 o = lw.w_out[np.ix_(outs, members_sorted)].T  # (units, outs)
-                run1 = np.zeros(len(outs))
-                run2 = np.zeros(len(outs))
-                p1 += run1.tolist()
-                p2 += run2.tolist()
-                first = b[order][0]
-                for k, u_b in enumerate(b[order]):
-                    run1 = run1 + o[k]
-                    run2 = run2 + (u_b - first) * o[k]
-                    p1 += run1.tolist()
-                    p2 += run2.tolist()
+                zero = np.zeros((1, len(outs)))
+                # running sums from a zero row, one addition per unit (cumsum adds in order)
+                p1 += np.cumsum(np.vstack([zero, o]), axis=0).ravel().tolist()
+                centred = (b[order] - b[order][0])[:, None] * o
+                p2 += np.cumsum(np.vstack([zero, centred]), axis=0).ravel().tolist()
                 prefix_ptr.append(len(p1))
+            layer_gates = np.array(gates[layer_ptr[-1]:]).reshape(-1, model.width)
+            gate_blocks.append((layer_gates, np.arange(layer_ptr[-1], len(gates))))
             layer_ptr.append(len(gates))
             layer_out_idx += sorted(touched)
             layer_out_ptr.append(len(layer_out_idx))
         i64 = np.int64
-        return cls(np.array(layer_ptr, i64), _csr(gates), _csr(values), np.array(unit_ptr, i64),
+        first = np.array([bias[u] for u in unit_ptr[:-1]], np.float64)
+        return cls(np.array(layer_ptr, i64), LayerColumns.of(gate_blocks), first, _csr(values),
+                   np.array(unit_ptr, i64),
                    np.array(bias, np.float64), np.array(out_ptr, i64), np.array(out_idx, i64),
                    np.array(prefix_ptr[:-1], i64), np.array(p1, np.float64),
                    np.array(p2, np.float64), np.array(layer_out_ptr, i64),
                    np.array(layer_out_idx, i64))
 
     def arrays(self) -> tuple:
-        return (self.layer_ptr, *self.gate, *self.value, self.unit_ptr, self.bias, self.out_ptr,
+        return (self.layer_ptr, *self.gate.arrays(), self.first_bias, *self.value, self.unit_ptr,
+                self.bias, self.out_ptr,
                 self.out_idx, self.prefix_ptr, self.prefix1, self.prefix2, self.layer_out_ptr,
                 self.layer_out_idx)
 
@@ -189,6 +248,7 @@ class CompiledModel:
     data: np.ndarray
     stage_rows: np.ndarray
     row_target: np.ndarray  # feature each o row adds into (-1 for the other rows)
+    qkv: LayerColumns  # the q, k, v rows again, by column (rows numbered from 0 per layer)
     layer_heads: np.ndarray  # (L,) heads per layer
     layer_nv: np.ndarray  # (L,) values per head (padded to the layer's widest)
     head_hardmax: np.ndarray  # (G,) index among hard-max heads, -1 for uniform heads
@@ -205,6 +265,13 @@ class CompiledModel:
     logits: LogitHull
     unembedding: tuple[np.ndarray, np.ndarray, np.ndarray]  # CSR, for the scan
     unembedding_bias: np.ndarray
+
+    def kernel_weights(self) -> tuple:
+        """The attention part of the plan as the compiled loop's ``weights`` argument."""
+        return (self.embedding, self.indptr, self.indices, self.data, self.stage_rows,
+                self.row_target, *self.qkv.arrays(), self.layer_heads, self.layer_nv,
+                self.head_hardmax, self.head_group, self.head_inserts, self.head_value,
+                self.head_writes, self.value_table, self.value_pos)
 
     @property
     def n_hardmax(self) -> int:
@@ -234,11 +301,13 @@ class CompiledModel:
         stored: dict[tuple, int] = {}
         n_hm = 0
         widest = max([lw.wv.shape[1] for lw in model.layers] + [1])
+        qkv_blocks: list[tuple[np.ndarray, np.ndarray]] = []
         for li, lw in enumerate(model.layers):
             p = _LayerPlan.of(lw)
-            for r in range(p.w_qkv.shape[0]):
-                row = np.zeros(d)
-                row[p.qkv_cols] = p.w_qkv[r]
+            block = np.zeros((p.w_qkv.shape[0], d))
+            block[:, p.qkv_cols] = p.w_qkv
+            qkv_blocks.append((block, np.arange(len(block))))
+            for row in block:
                 rows.append(row)
                 targets.append(-1)
             stage_rows.append(len(rows))
@@ -291,7 +360,8 @@ class CompiledModel:
             value_pos[i] = wv[POS], wv[POS2]
         i64 = np.int64
         return cls(np.ascontiguousarray(model.embedding), indptr, indices, data,
-                   np.array(stage_rows, i64), np.array(targets, i64), np.array(layer_heads, i64),
+                   np.array(stage_rows, i64), np.array(targets, i64), LayerColumns.of(qkv_blocks),
+                   np.array(layer_heads, i64),
                    np.array(layer_nv, i64), np.array(head_hm, i64), np.array(head_group, i64),
                    np.array(head_inserts, i64), np.array(head_value, i64).reshape(-1, widest),
                    np.array(head_writes, i64).reshape(-1, widest), len(key_groups), len(stored),

@@ -52,10 +52,13 @@ def final_memory(prompt: Prompt, module: Module, steps: tuple[tr.TraceStep, ...]
 
     kinds = {L.KIND["store"]: "store", L.KIND["mgrow"]: "mgrow"}
     pc = prompt.entry_pc
+    fields: dict[int, dict[str, int]] = {}  # a long run passes the same few records many times
     for step in steps:
         if pc >= len(prompt.code):
             break
-        f = _fields(prompt, pc)
+        f = fields.get(pc)
+        if f is None:
+            f = fields[pc] = _fields(prompt, pc)
         data = step.value_bytes()
         kind = kinds.get(f["kind"])
         if kind == "store" and data:
