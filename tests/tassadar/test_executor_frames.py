@@ -132,8 +132,9 @@ def _generated(seeds, decode) -> None:
 
 
 def test_generated_call_programs_decode_exactly() -> None:
-    # the seeds with the shortest traces (up to ~250 tokens) keep the O(n) decode quick
-    _generated((3, 4, 5, 9, 12, 13, 14, 15, 16, 17, 18),
+    # five of the seeds with the shortest traces (up to ~250 tokens) keep the O(n) decode quick;
+    # the compiled loop decodes 20 in the default run and 280 more in the slow one
+    _generated((3, 4, 5, 9, 12),
                lambda p, a: decode_linear(p, "run", a, [], None))
 
 

@@ -79,7 +79,7 @@ def test_hull_positions_on_a_loop(monkeypatch) -> None:
 
 def test_hull_positions_on_generated_programs(monkeypatch) -> None:
     monkeypatch.setitem(MODES, "side_by_side", _SideBySide)
-    for seed in range(0, 150, 15):
+    for seed in range(0, 150, 30):
         wat, args, _ = straight_line(seed)
         program = load_wat(wat)
         out = decode_linear(program, "run", list(args), [], None, attention="side_by_side")
