@@ -68,6 +68,13 @@ def test_workloads_past_the_corpus_cap_are_counted_not_decoded() -> None:
         ref.steps, len(ref.tokens), len(ref.tokens) - 1)
 
 
+def test_linear_is_not_timed_past_the_prompt_cap() -> None:
+    row = measure_workload("const_arith", linear_cap=40, linear_prompt_cap=1)
+    assert row["status"] == "exact" and row["linear_skipped"]
+    assert row["linear_tokens"] == 0 and row["linear_tokens_per_s"] is None
+    assert row["prompt_tokens"] > 1
+
+
 def test_cli_refuses_a_negative_corpus_cap_in_one_line(tmp_path: Path, capsys) -> None:
     assert main(["tassadar", "article", "--quick", "--out", str(tmp_path),
                  "--corpus-token-cap", "-1"]) == 2
