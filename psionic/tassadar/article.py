@@ -239,7 +239,7 @@ def long_run(spec: str, timeout_s: float) -> dict[str, Any]:
     """``spec`` in a child process: its own peak RSS (``wait4``), then the reference check."""
     row: dict[str, Any] = {"run": spec}
     cmd = [sys.executable, "-m", "psionic.tassadar.article", "--long-child", spec]
-    load = os.getloadavg()
+    load = [round(v, 2) for v in os.getloadavg()]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = started + timeout_s
@@ -258,7 +258,7 @@ def long_run(spec: str, timeout_s: float) -> dict[str, Any]:
     stdout, stderr = proc.stdout.read(), proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     row["peak_rss_gib"] = round(usage.ru_maxrss / 2**20, 3)  # KiB on Linux
-    row["load_average"] = [round(v, 2) for v in load]
+    row["load_average"] = load
     if proc.returncode != 0:
         return {**row, "status": "failed", "exit_status": proc.returncode,
                 "stderr_tail": stderr[-400:]}
