@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "pipeline in a minute or two; its figures say little")
     a.add_argument("--workload", action="append", default=[], metavar="NAME",
                    help="only these corpus workloads (repeatable; default: all not marked slow)")
+    a.add_argument("--corpus-token-cap", type=int, default=None, metavar="N",
+                   help="list, without decoding, corpus workloads whose trace is longer than N "
+                        "tokens (default 500,000; 0: decode every one)")
     a.add_argument("--long-run", action="append", default=[], metavar="SPEC",
                    help="long runs instead of the default ones: a workload name or loop:STEPS "
                         "(repeatable)")
@@ -171,6 +174,7 @@ def article(args: argparse.Namespace) -> int:
     import sys
     from dataclasses import replace
 
+    from psionic.core.errors import InvalidInput
     from psionic.tassadar.article import DEFAULT, QUICK
     from psionic.tassadar.article import article as run_article
 
@@ -179,6 +183,10 @@ def article(args: argparse.Namespace) -> int:
         config = replace(config, workloads=tuple(args.workload))
     if args.long_run:
         config = replace(config, long_runs=tuple(args.long_run))
+    if args.corpus_token_cap is not None:
+        if args.corpus_token_cap < 0:
+            raise InvalidInput(f"--corpus-token-cap {args.corpus_token_cap}: expected N >= 0")
+        config = replace(config, corpus_token_cap=args.corpus_token_cap)
     result = run_article(args.out, config, progress=lambda line: print(line, file=sys.stderr))
     print(json.dumps({"totals": result["totals"], "wall_seconds": result["wall_seconds"],
                       "long_runs": {r["run"]: r["status"] for r in result["long_runs"]},

@@ -3,7 +3,11 @@
 ``.wat`` goes through ``wasmtime.wat2wasm``; ``.c`` through clang-16 and
 wasm-ld (lld-16) for wasm32 with ``C_FLAGS``, cached under
 ``$PSIONIC_CACHE/tassadar/c`` by the digest of the source, the flags and the
-compiler's version. Whatever the source, the bytes are decoded and validated
+compiler's version. C programs are linked into one page of memory (a 16 KiB
+stack first, then the data): the executor's memory keys order ``2^22``
+positions with one page against ``2^20`` with two (``executor/memory_layout.py``),
+and with the stack first an overflowing stack traps out of bounds instead of
+overwriting the data. Whatever the source, the bytes are decoded and validated
 by psionic's own decoder for the profile before anything runs.
 
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))')
@@ -33,7 +37,8 @@ CLANG = "clang-16"
 LINKER = "wasm-ld-16"
 C_FLAGS = (
     "--target=wasm32", "-O2", "-nostdlib", "-Wl,--no-entry", "-Wl,--allow-undefined",
-    "-Wl,--export-all",
+    "-Wl,--export-all", "-Wl,--initial-memory=65536", "-Wl,--max-memory=65536",
+    "-Wl,-z,stack-size=16384", "-Wl,--stack-first",
 )
 INSTALL_HINT = "install clang-16 and lld-16 (apt-get install clang-16 lld-16)"
 

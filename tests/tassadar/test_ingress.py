@@ -90,3 +90,32 @@ def test_without_clang_c_is_refused_with_what_to_install(
         ingress.load(src)
     assert "clang-16" in info.value.message and "apt-get install clang-16 lld-16" in info.value.message
     assert ingress.load(get("sum_loop").path).source == "wat"  # .wat still works
+
+
+STACK_HUNGRY = """
+static volatile int data[4] = {7, 7, 7, 7};
+static int deep(int n) {
+    volatile char frame[1024];
+    frame[n * 37 % 1024] = (char)n;
+    if (n == 0) return data[0];
+    return deep(n - 1) + frame[n * 37 % 1024];
+}
+int run(int n) { return deep(n); }
+"""
+
+
+@needs_clang
+def test_c_links_into_one_page_with_the_stack_below_the_data(tmp_path: Path) -> None:
+    src = tmp_path / "stack.c"
+    src.write_text(STACK_HUNGRY)
+    loaded = ingress.load(src)
+    module = loaded.program.module
+    assert module.memory is not None
+    assert (module.memory.minimum, module.memory.maximum) == (1, 1)  # 2^22 key positions
+    (seg,) = module.datas
+    assert seg.offset >= 16384  # the data above a 16 KiB stack
+    assert Machine(loaded.program).run("run", [8]).result == (7 + sum(range(1, 9)),)
+    # 24 frames of 1 KiB pass the stack: out of bounds below address 0, the data untouched
+    out = Machine(loaded.program).run("run", [24])
+    assert out.trap == "memory_out_of_bounds"
+    assert out.memory[seg.offset : seg.offset + 16] == bytes([7, 0, 0, 0] * 4)

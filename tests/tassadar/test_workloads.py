@@ -7,8 +7,10 @@ import itertools
 import pytest
 
 from psionic.core.digest import digest_bytes
+from psionic.tassadar.entry import resolve_entry
+from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import load
-from psionic.tassadar.interpreter import Machine
+from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import (
     EASY_SUDOKU,
     INKALA_HARDEST,
@@ -89,14 +91,35 @@ def test_sudoku_solution_is_a_valid_grid() -> None:
     _check_sudoku(EASY_SUDOKU, out.outputs)
 
 
+INKALA_SOLUTION = (
+    "812753649943682175675491283154237896369845721287169534521974368438526917796318452"
+)
+
+
 @needs_clang
-@pytest.mark.slow
-def test_inkala_sudoku_is_solved() -> None:
+def test_inkala_sudoku_is_solved_within_the_executors_position_bound() -> None:
     w = get("sudoku_inkala_c")
     assert w.inputs == sudoku_cells(INKALA_HARDEST)
-    out = Machine(load(w.path).program, w.inputs).run()
-    assert out.trap is None
+    program = load(w.path)
+    out = Machine(program.program, w.inputs).run()
+    assert out.trap is None and out.result[0] > 0  # it guessed
     _check_sudoku(INKALA_HARDEST, out.outputs)
+    assert "".join(map(str, out.outputs)) == INKALA_SOLUTION
+    # prompt and trace fit the positions the memory keys order exactly: it can decode in full
+    prompt = lay_out(program.program, resolve_entry(program.program.module, "run"), [],
+                     Limits().max_steps, None, list(w.inputs))
+    assert len(prompt.tokens) + len(out.tokens) <= prompt.position_bound == 1 << 22
+
+
+@needs_clang
+def test_sudoku_without_a_solution_says_so() -> None:
+    cells = [0] * 81
+    cells[:8] = range(1, 9)  # the first row lacks only 9 ...
+    cells[9 + 8] = 9  # ... which the last column has already
+    out = Machine(load(get("sudoku_c").path).program, cells).run()
+    assert out.result == (-2,) and out.outputs == ()
+    cells[3] = 10
+    assert Machine(load(get("sudoku_c").path).program, cells).run().result == (-1,)
 
 
 @needs_clang

@@ -1,9 +1,11 @@
 """The workload corpus: hand-written WAT programs and C programs, each with its run inputs.
 
 Every workload is registered once under a unique name with the file it runs,
-its entry, arguments and input list. ``slow`` marks workloads whose reference
-run takes more than a few seconds. Expected answers are not stored here: the
-differential tests take them from wasmtime.
+its entry, arguments and input list. ``slow`` marks the long runs (a reference
+run of more than a few seconds, or a decode of minutes), which the corpus
+loops of the default tests and the article's corpus table leave out.
+Expected answers are not stored here: the differential tests take them from
+wasmtime.
 
 >>> get("fib_c").entry
 'run'
