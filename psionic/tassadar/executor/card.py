@@ -71,12 +71,12 @@ def model_card() -> str:
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap, the extensions, `mul`, shifts, rotations and the counts "
-        "(`clz`, `ctz`, `popcnt`). i32 "
+        "`select`, wrap, the extensions, `mul`, shifts, rotations, the counts "
+        "(`clz`, `ctz`, `popcnt`), `eqz` and the ten comparisons (high halves first, then "
+        "the low halves unsigned). i32 "
         "`div_s`/`div_u`/`rem_s`/`rem_u` run as restoring long division in scratch tokens "
         "(trace ABI 4.3) with both traps. Refused: `br_table` entries that move different "
-        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, i64 `div`/`rem`, i64 "
-        "comparisons and `eqz`.",
+        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, i64 `div`/`rem`.",
         "",
         "### Residual features",
         "",

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import counts, divide, frames, memory, shifts
+from psionic.tassadar.executor import compare64, counts, divide, frames, memory, shifts
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
@@ -332,6 +332,10 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     for op in L.COMPARISONS:
         diff = signed if op.endswith("_s") else unsigned
         _comparison(last, op, diff, _first_gate(f"is_{op}", L.WIDE_GATE))
+    compare64.build(c, lay, columns, last, _first_gate("is_eqz64", g))
+    for op in L.COMPARISONS:
+        _comparison(last, f"{op}64", compare64.difference(op),
+                    _first_gate(f"is_{op}64", L.WIDE_GATE))
 
 
 def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
@@ -423,8 +427,9 @@ def _first_gate(indicator: str, g: float) -> dict[str, float]:
 
 
 def _comparison(lay: Layer, op: str, diff: dict[str, float], gate: dict[str, float]) -> None:
-    """Byte 0 of an i32 comparison: a 0/1 function of the exact difference ``diff``."""
-    base = op.split("_")[0]
+    """Byte 0 of a comparison: a 0/1 function of the exact difference ``diff`` (i64: the
+    signed stand-in of ``compare64.difference``)."""
+    base = op.split("_")[0].removesuffix("64")
     neg = {k: -v for k, v in diff.items()}
     units = {  # (form, coefficient) pairs; each form is gated by ``gate``
         "eq": [(_add(diff, const=1.0), 1.0), (diff, -2.0), (_add(diff, const=-1.0), 1.0)],

@@ -62,10 +62,11 @@ RECORD = len(FIELDS)
 
 # payload kinds of a step (the ``kind`` field)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
+COMPARISONS64 = tuple(f"{op}64" for op in COMPARISONS)  # i64 operands (compare64.py)
 BITWISE = ("and", "or", "xor")
 KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
          "br_table", "input", "load", "store", "msize", "mgrow", "div_u", "div_s", "rem_u",
-         "rem_s", "rotl", "rotr", "clz", "ctz", "popcnt")
+         "rem_s", "rotl", "rotr", "clz", "ctz", "popcnt", "eqz64", *COMPARISONS64)
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)

@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:9d82dd74947eb6d8d4ed8247289329782ea98d1f81f659c9b758fde23ba244a6"
+WEIGHTS_DIGEST = "sha256:56bc89c1b3458e8bc4b32abcbeb4ffa4d7a24df9f5a98b68a5fa0ee5b4ed6b22"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

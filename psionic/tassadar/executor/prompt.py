@@ -76,6 +76,15 @@ def _compare(op: Op, sp: int) -> Fields:
     return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
+def _eqz64(op: Op, sp: int) -> Fields:
+    return {"width": 4, "kind": L.KIND["eqz64"], "src_a": sp - 1, "dst": sp - 1}
+
+
+def _compare64(op: Op, sp: int) -> Fields:
+    kind = L.KIND[op.name.split(".")[1] + "64"]
+    return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+
+
 def _select(op: Op, sp: int) -> Fields:
     (w,) = op.args
     return {"width": w, "kind": L.KIND["select"], "src_a": sp - 3, "src_b": sp - 2,
@@ -215,6 +224,7 @@ RECORDS = {
     "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
+    "i64.eqz": _eqz64, **{f"i64.{c}": _compare64 for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
     "i64.mul": _mul,
     "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap,
