@@ -161,13 +161,13 @@ QUICK_TOKENS = 4000
 LINEAR_TOKENS = 60_000
 # the workloads the executor decodes token-exact; every other one is refused by name
 DECODED = {"ackermann", "bigfact_c", "binary_search_c", "bit_counts", "bit_tricks_c",
-           "br_table_switch", "br_table_values", "bubble_sort_c", "bytecode_vm_c", "call_chain",
+           "br_table_switch", "br_table_values", "bubble_sort_c", "bytecode_vm_c", "call_chain", "block_results",
            "call_indirect_ops", "collatz_state", "compare_all", "const_arith", "crc32_c",
            "data_checksum", "factorial_i64", "fib_iter", "func_pointers_c",
            "function_label_branches", "gcd_c", "hanoi_c", "hungarian_c", "if_else_classify",
            "io_prefix_sums", "io_transform", "lcs_c", "matmul_c", "memory_grow", "memory_sum",
            "memory_widths", "mutual_recursion", "nested_loops", "nqueens_c", "recursive_factorial",
-           "select_minmax", "shifts_wide", "sieve_c", "straight_rounds_i32", "straight_rounds_i64",
+           "select_minmax", "shifts_wide", "sieve_c", "start_function", "straight_rounds_i32", "straight_rounds_i64",
            "strings_c", "sudoku_c", "sum_loop", "tee_drop_nop", "trap_div_zero", "trap_indirect",
            "trap_indirect_null", "trap_indirect_oob", "trap_input", "trap_oob", "trap_overflow",
            "trap_unreachable", "wrap_extend"}

@@ -11,7 +11,7 @@ the bounds), so argmax decisions are exact.
 
 >>> m = Model.load()
 >>> m.n_layers, m.n_heads, m.width == len(m.features)
-(9, 62, True)
+(9, 92, True)
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from psionic.tassadar.executor.compiler import ExecutorWeights, build
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:56bc89c1b3458e8bc4b32abcbeb4ffa4d7a24df9f5a98b68a5fa0ee5b4ed6b22"
+WEIGHTS_DIGEST = "sha256:566e8a9486fae2cee07e45927dda810618c37e57522901d748d544643c2c6152"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
