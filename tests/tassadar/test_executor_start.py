@@ -94,3 +94,17 @@ def test_without_the_depth_token_nested_calls_return_to_the_wrong_caller() -> No
     program = load_wat(NESTED)
     assert _exact(program, [1, 2], model=model)
     assert not _exact(program, [1, 2], model=broken)
+
+
+RECURSE = ('(module (global (mut i32) (i32.const 0)) (func $s i32.const 1 global.set 0) '
+           '(start $s) (func $r (param i32) (result i32) local.get 0 i32.eqz if (result i32) '
+           'i32.const 0 else local.get 0 i32.const 1 i32.sub call $r global.get 0 i32.add end) '
+           '(func (export "run") (param i32) (result i32) local.get 0 call $r))')
+
+
+@pytest.mark.parametrize("depth", [3, 5, 6])
+def test_the_call_depth_bound_after_a_start_function_is_the_programs(depth: int) -> None:
+    # five nested calls: trapped under bounds 3 and 5 (the trap is the program's, not a
+    # refusal of the executor's range), done under 6
+    limits = Limits(max_call_depth=depth)
+    assert _exact(load_wat(RECURSE), [4], limits)

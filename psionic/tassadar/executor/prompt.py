@@ -255,6 +255,7 @@ class Prompt:
     steps_bound: int  # the step bound the header carries
     calls: CallLayout  # frame deltas and sizes (the decoded run's capacity check)
     position_bound: int = L.MAX_POSITION  # positions the run may use (memory keys: fewer)
+    begins_in_start: bool = False  # entry_pc is the start function's (start.py)
 
 
 def _code(program: Program, functions: Sequence[int]) -> list[Op]:
@@ -359,4 +360,4 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     tokens += [tr.target_token(entry_pc)]
     return Prompt(tuple(tokens), tuple(program.code), entry_pc,
                   tuple(WIDTH[t] for t in ftype.results), bound, calls,
-                  memory.position_bound if memory else L.MAX_POSITION)
+                  memory.position_bound if memory else L.MAX_POSITION, begin is not None)
