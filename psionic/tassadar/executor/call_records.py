@@ -163,7 +163,7 @@ def frame_fields(op: Op, params: int, nl: int, is_entry: bool) -> Fields:
 
 
 def check_capacity(steps: Sequence[object], end: str, entry_pc: int, layout: CallLayout,
-                   max_depth: int) -> None:
+                   max_depth: int, depth0: int = 0) -> None:
     """Refuse a run that the executor stopped at the end of its exact range.
 
     The stack heads address ``L.MAX_SLOTS`` slots and the frame heads ``L.MAX_DEPTH``
@@ -171,7 +171,7 @@ def check_capacity(steps: Sequence[object], end: str, entry_pc: int, layout: Cal
     ``call_depth_exceeded`` (every token before it was computed within the range); when
     the run's own depth bound was not reached there, that trap is the executor's limit,
     not the program's, and the run is refused."""
-    depth, pc = 0, entry_pc
+    depth, pc = depth0, entry_pc  # depth0 = 1 in a start function: its end goes to the entry
     for step in steps:
         op, target = step.op, step.target  # type: ignore[attr-defined]
         if op in ("call", "call_indirect") and target is not None:

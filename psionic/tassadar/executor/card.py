@@ -63,20 +63,21 @@ def model_card() -> str:
         "`memory_out_of_bounds` trap), and the host imports `input_i32`/`output_i32` with the "
         "`input_exhausted` trap. It refuses any other program before decoding "
         "(`unsupported_opcode` naming the first uncovered opcode, or `unsupported_operation` "
-        "for start functions, instantiation traps, calls of the entry function, host imports "
-        "in the table, more than one result or the size bounds), and a run whose call stack "
+        "for start functions that call or that the entry also runs, instantiation traps, calls of the entry function, host imports "
+        "in the table, more than two results or the size bounds), and a run whose call stack "
         f"passes the executor's exact range ({L.MAX_SLOTS} stack slots, {L.MAX_DEPTH} frames) "
         "when it gets there. The covered lowered opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap, the extensions, `mul`, shifts, rotations and the counts "
-        "(`clz`, `ctz`, `popcnt`). i32 "
+        "`select`, wrap, the extensions, `mul`, shifts, rotations, the counts "
+        "(`clz`, `ctz`, `popcnt`), `eqz` and the ten comparisons (high halves first, then "
+        "the low halves unsigned). Functions return up to two results (multi-value). A start function runs first, "
+        "in slots above the entry's. i32 "
         "`div_s`/`div_u`/`rem_s`/`rem_u` run as restoring long division in scratch tokens "
         "(trace ABI 4.3) with both traps. Refused: `br_table` entries that move different "
-        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, i64 `div`/`rem`, i64 "
-        "comparisons and `eqz`.",
+        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, i64 `div`/`rem`.",
         "",
         "### Residual features",
         "",

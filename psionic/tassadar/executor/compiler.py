@@ -30,7 +30,7 @@ Every head and unit carries a one-line explanation; the model card is
 generated from them (``card.py``).
 
 >>> w = build()
->>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4864
+>>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4865
 (9, True)
 """
 
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import counts, divide, frames, memory, shifts
+from psionic.tassadar.executor import compare64, counts, divide, frames, memory, shifts, start
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
 
@@ -253,7 +253,9 @@ def _operands(c: Circuit) -> None:
     for name, src, reads in (("opa", "f_src_a", (("val", "opa"), ("pos", "fr_opa_pos"),
                                                  ("sa", "fr_opa_sa"))),
                              ("opb", "f_src_b", (("val", "opb"),))):
-        lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J), {"one": 1.0}),
+        shift = {"pair_r": 4.0} if name == "opa" else {}
+        lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J, shift),
+                                   {"one": 1.0}),
                  key, reads,
                  f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
                  "maximal at a = q, newest first")
@@ -332,6 +334,10 @@ def _whole_operands(c: Circuit, lay: Layer) -> None:
     for op in L.COMPARISONS:
         diff = signed if op.endswith("_s") else unsigned
         _comparison(last, op, diff, _first_gate(f"is_{op}", L.WIDE_GATE))
+    compare64.build(c, lay, columns, last, _first_gate("is_eqz64", g))
+    for op in L.COMPARISONS:
+        _comparison(last, f"{op}64", compare64.difference(op),
+                    _first_gate(f"is_{op}64", L.WIDE_GATE))
 
 
 def _multiply(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
@@ -423,8 +429,9 @@ def _first_gate(indicator: str, g: float) -> dict[str, float]:
 
 
 def _comparison(lay: Layer, op: str, diff: dict[str, float], gate: dict[str, float]) -> None:
-    """Byte 0 of an i32 comparison: a 0/1 function of the exact difference ``diff``."""
-    base = op.split("_")[0]
+    """Byte 0 of a comparison: a 0/1 function of the exact difference ``diff`` (i64: the
+    signed stand-in of ``compare64.difference``)."""
+    base = op.split("_")[0].removesuffix("64")
     neg = {k: -v for k, v in diff.items()}
     units = {  # (form, coefficient) pairs; each form is gated by ``gate``
         "eq": [(_add(diff, const=1.0), 1.0), (diff, -2.0), (_add(diff, const=-1.0), 1.0)],
@@ -467,6 +474,8 @@ def _dispatch(lay: Layer) -> None:
           "at_end": -g}, {"T": 1.0}, "host.input_i32 with no input left: T = trap.input_exhausted"),
         (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_copy": g}), {"T": 1.0},
          "copy: T = byte j of src_a"),
+        (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_copy2": g}), {"T": 1.0},
+         "copy2 (two results, the first an i32): T = byte j of src_a (pair_r shifts the read)"),
         (_add({"opa": 1.0}, _neg(off_mid), {"one": -g, "is_br_table": g}), {"T": 1.0},
          "br_table moving a value beneath dropped slots: T = byte j of src_a"),
         (_add({"opa": 1.0, "opb": 1.0, "flag": 1.0}, _neg(off_mid), {"one": -g, "is_add": g}),
@@ -521,6 +530,7 @@ def _embedding(features: tuple[str, ...]) -> np.ndarray:
         e[L.GLOBAL_INIT_BASE + v, idx["val"]] = v
     memory.embed(e, idx)
     divide.embed(e, idx)
+    start.embed(e, idx)
     return e
 
 
@@ -540,6 +550,17 @@ class ExecutorWeights:
     unembedding_bias: np.ndarray  # (OUT_VOCAB,)
 
 
+def _pair_offsets(c: Circuit, lay: Layer) -> None:
+    """copy2 moves two results, the first an i32: its bytes 4.. are bytes 0.. of the next slot,
+    4 stack bytes further on, both where they are read and where they are written."""
+    c.feature("pair_r", "[copy2 and j >= 4]: byte j is read 4 bytes further on")
+    c.feature("pair_w", "[copy2 and j - 1 >= 4]: this payload byte is written 4 bytes further on")
+    off = {"is_copy2": shifts.WIDE, "one": -shifts.WIDE}  # j < 2^20 on trace tokens
+    for feat, first in (("pair_r", 4.0), ("pair_w", 5.0)):
+        _step(lay, _add(J, off, const=1.0 - first), feat,
+              f"{feat} = [j >= {int(first)}] on a copy2 step")
+
+
 def build_circuit() -> Circuit:
     c = Circuit(inputs=tuple(INPUTS))
     for name, doc in INPUTS.items():
@@ -547,7 +568,8 @@ def build_circuit() -> Circuit:
     _where(c)
     _which(c)
     _what(c)
-    _, exact = frames.frame_layers(c)
+    total, exact = frames.frame_layers(c)
+    _pair_offsets(c, total)
     frames.payload_keys(exact, J)
     _operands(c)
     return c

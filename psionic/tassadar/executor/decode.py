@@ -116,7 +116,7 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     tokens = gen.tokens
     trace = tr.decode(tokens)
     check_capacity(trace.steps, trace.end, prompt.entry_pc, prompt.calls,
-                   getattr(limits, "max_call_depth", L.MAX_DEPTH))
+                   getattr(limits, "max_call_depth", L.MAX_DEPTH), int(prompt.begins_in_start))
     trap = None if trace.end == tr.HALT else trace.end
     result: tuple[int, ...] = ()
     if trap is None:

@@ -173,10 +173,11 @@ def payload_keys(lay: Layer, j: dict[str, float]) -> None:
     gate_off = {"one": -a, "is_pay": a, "f_mul": -a}
     for rel, addr, doc in (
         # skip: a division's scratch tokens come before the bytes it writes (divide.py)
-        (1, {"f_dst": 8.0, "fr_fp": 8.0, "f_skip": -1.0, **j, "one": -1.0},
-         "8 (fp + dst) + j - 1 - skip (a frame slot)"),
-        (0, {"f_dst": 8.0, "f_skip": -1.0, **j, "one": -1.0},
-         "8 dst + j - 1 - skip (a global or the sink)"),
+        # pair_w: a copy2's bytes past the first i32 go to the next slot (compiler.py)
+        (1, {"f_dst": 8.0, "fr_fp": 8.0, "f_skip": -1.0, **j, "one": -1.0, "pair_w": 4.0},
+         "8 (fp + dst) + j - 1 - skip (+ 4 past a copy2's first i32; a frame slot)"),
+        (0, {"f_dst": 8.0, "f_skip": -1.0, **j, "one": -1.0, "pair_w": 4.0},
+         "8 dst + j - 1 - skip (+ 4 past a copy2's first i32; a global or the sink)"),
     ):
         gate = {k: addr.get(k, 0.0) + gate_off.get(k, 0.0) for k in {*addr, *gate_off}}
         gate["fr_rel_dst"] = a if rel else -a

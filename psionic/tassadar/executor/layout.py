@@ -19,7 +19,9 @@ laid out as::
     n.. (4 per input)                      the run's inputs for host.input_i32, bytes low first
     m.. (1 per byte)                       the data segments' initial memory image
     n.. (RECORD per record)                the record of pc p at record base + RECORD * p
-    p<entry pc>                            a target token: decoding starts after it
+    s                                      only with a start function: call depth +1
+    p<entry pc>                            a target token: decoding starts after it (the
+                                           start function's pc when there is one)
 
 There is one record per lowered instruction of the whole program (zeros for
 the instructions the entry function cannot reach). The pc of the current
@@ -36,7 +38,8 @@ NUM_BASE = INIT_BASE + 256  # n0 .. n(NUM_LIMIT - 1)
 NUM_LIMIT = 4096
 GLOBAL_INIT_BASE = NUM_BASE + NUM_LIMIT  # g0 .. g255
 MEM_INIT_BASE = GLOBAL_INIT_BASE + 256  # m0 .. m255: initial memory bytes (data segments)
-IN_VOCAB = MEM_INIT_BASE + 256
+START_TOKEN = MEM_INIT_BASE + 256  # s: call depth +1 in a prompt whose run begins in a start
+IN_VOCAB = START_TOKEN + 1  # function (start.py)
 
 # record base, step bound (low, high), globals base, tables base, inputs base, inputs, then
 # the memory header: initial pages, declared maximum (mod 4096, // 4096), page limit, recency
@@ -62,10 +65,12 @@ RECORD = len(FIELDS)
 
 # payload kinds of a step (the ``kind`` field)
 COMPARISONS = ("eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u")
+COMPARISONS64 = tuple(f"{op}64" for op in COMPARISONS)  # i64 operands (compare64.py)
 BITWISE = ("and", "or", "xor")
 KINDS = ("none", "const", "copy", "add", "sub", "eqz", *COMPARISONS, "select", *BITWISE, "extend", "shl", "shr_u", "shr_s",
          "br_table", "input", "load", "store", "msize", "mgrow", "div_u", "div_s", "rem_u",
-         "rem_s", "rotl", "rotr", "clz", "ctz", "popcnt")
+         "rem_s", "rotl", "rotr", "clz", "ctz", "popcnt", "eqz64", *COMPARISONS64,
+         "copy2")  # copy2: two values, the first an i32 (bytes 4.. come from the next slot)
 KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)

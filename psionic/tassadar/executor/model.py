@@ -11,7 +11,7 @@ the bounds), so argmax decisions are exact.
 
 >>> m = Model.load()
 >>> m.n_layers, m.n_heads, m.width == len(m.features)
-(9, 62, True)
+(9, 92, True)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:9d82dd74947eb6d8d4ed8247289329782ea98d1f81f659c9b758fde23ba244a6"
+WEIGHTS_DIGEST = "sha256:566e8a9486fae2cee07e45927dda810618c37e57522901d748d544643c2c6152"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,

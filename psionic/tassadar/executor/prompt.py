@@ -13,7 +13,7 @@ pc as the target token that starts the run.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(128, (4,))
+(140, (4,))
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from psionic.core.errors import UnsupportedOpcode, UnsupportedOperation
 from psionic.tassadar import trace as tr
-from psionic.tassadar.executor import counts, divide
+from psionic.tassadar.executor import counts, divide, start
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import memory_layout as ML
 from psionic.tassadar.executor.call_records import (
@@ -73,6 +73,15 @@ def _eqz(op: Op, sp: int) -> Fields:
 
 def _compare(op: Op, sp: int) -> Fields:
     kind = L.KIND[op.name.split(".")[1]]
+    return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
+
+
+def _eqz64(op: Op, sp: int) -> Fields:
+    return {"width": 4, "kind": L.KIND["eqz64"], "src_a": sp - 1, "dst": sp - 1}
+
+
+def _compare64(op: Op, sp: int) -> Fields:
+    kind = L.KIND[op.name.split(".")[1] + "64"]
     return {"width": 4, "kind": kind, "src_a": sp - 2, "src_c": sp - 1, "dst": sp - 2}
 
 
@@ -195,13 +204,15 @@ def _unreachable(op: Op, sp: int) -> Fields:
 def _return(op: Op, sp: int) -> Fields:
     # the entry's return halts; a callee's returns to its caller (call_records.frame_fields)
     span, widths = op.args
-    if len(widths) > 1:
-        raise UnsupportedOperation("the executor covers functions with at most one result",
+    if len(widths) > 2:
+        raise UnsupportedOperation("the executor covers functions with at most two results",
                                    results=len(widths))
     if not widths:
         return {"after": tr.HALT_ID}
-    # the result moves from the top slot to the frame base
-    return {"width": widths[0], "kind": L.KIND["copy"], "src_a": span - 1, "dst": 0,
+    # the results move from the top slots to the frame base; their bytes follow each other in
+    # the payload: an i64 fills its slot (a plain copy), an i32 first leaves 4 bytes (copy2)
+    kind = "copy2" if len(widths) == 2 and widths[0] == 4 else "copy"
+    return {"width": sum(widths), "kind": L.KIND[kind], "src_a": span - len(widths), "dst": 0,
             "after": tr.HALT_ID}
 
 
@@ -215,6 +226,7 @@ RECORDS = {
     "i32.sub": _arith, "i64.sub": _arith, "drop": _nothing, "nop": _nothing,
     "unreachable": _unreachable, "return": _return, "end": _return, "i32.eqz": _eqz,
     "select": _select, **{f"i32.{c}": _compare for c in L.COMPARISONS},
+    "i64.eqz": _eqz64, **{f"i64.{c}": _compare64 for c in L.COMPARISONS},
     **{f"{t}.{op}": _arith for t in ("i32", "i64") for op in L.BITWISE}, "i32.mul": _mul,
     "i64.mul": _mul,
     "global.get": _global_get, "global.set": _global_set, "i32.wrap_i64": _wrap,
@@ -243,13 +255,7 @@ class Prompt:
     steps_bound: int  # the step bound the header carries
     calls: CallLayout  # frame deltas and sizes (the decoded run's capacity check)
     position_bound: int = L.MAX_POSITION  # positions the run may use (memory keys: fewer)
-
-
-def _refuse_module(program: Program, entry: int) -> None:
-    m = program.module
-    if m.start is not None:
-        raise UnsupportedOperation("the executor does not cover start functions")
-    # imports are the host ABI's (the decoder refuses others); calls to them are host steps
+    begins_in_start: bool = False  # entry_pc is the start function's (start.py)
 
 
 def _code(program: Program, functions: Sequence[int]) -> list[Op]:
@@ -264,14 +270,16 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
             max_memory_pages: int | None = None, inputs: Sequence[int] = (),
             max_call_depth: int = 10_000) -> Prompt:
     """The prompt for running ``entry`` with ``args`` and ``inputs`` under a step bound."""
-    _refuse_module(program, entry)
+    # a start function runs first (start.py); imports are the host ABI's (the decoder refuses
+    # others), calls to them are host steps
     m = program.module
     if max_memory_pages is not None and m.memory and m.memory.minimum > max_memory_pages:
         raise UnsupportedOperation("the executor does not cover instantiation traps")
     ftype = m.func_type(entry)
     cf = program.function(entry)
     slot_types = list(ftype.params) + list(cf.locals)
-    functions = reachable(program, entry)
+    begin = start.plan(program, entry, len(slot_types))
+    functions = reachable(program, entry) + ((begin.func,) if begin else ())
     ops = _code(program, functions)
     if len(m.globals) > L.MAX_GLOBALS:
         raise UnsupportedOperation(f"the executor covers at most {L.MAX_GLOBALS} globals")
@@ -283,6 +291,8 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     if any(op.name == "call_indirect" for op in ops):
         tables += calls.table_section
     top = max(calls.frame_slots.values())
+    if begin:
+        top = max(top, begin.offset + calls.frame_slots[begin.pc])
     if top > L.MAX_SLOTS or len(program.code) > min(L.NUM_LIMIT, tr.PC_LIMIT):
         raise UnsupportedOperation(
             f"the program needs {top} stack slots and {len(program.code)} records; the "
@@ -292,6 +302,8 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     for v, t in zip(values, slot_types, strict=True):
         bits = v & ((1 << (8 * WIDTH[t])) - 1)
         init += [L.INIT_BASE + ((bits >> (8 * k)) & 0xFF) for k in range(8)]
+    if begin:  # the start function's declared locals, above the entry's
+        init += [L.INIT_BASE] * (8 * begin.locals)
     # a zero record before pc 0 and after the last pc: a target token reads the record of
     # pc - 1 (ignored there) and the last step the record of pc + 1, which must be harmless
     records: list[int] = [0] * L.RECORD
@@ -311,7 +323,9 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
             fields.update(call_fields(program, op, f_nl, calls, max_call_depth))
         elif op.func != entry and op.name in ("return", "end"):
             fields.pop("after", None)
-        fields.update(frame_fields(op, f_params, f_nl, op.func == entry))
+        fields.update(frame_fields(op, f_params, f_nl, op.func in (entry, begin and begin.func)))
+        if begin and op.func == begin.func:
+            fields = start.fields(begin, op.name, fields)
         records += [fields.get(name, 0) for name in L.FIELDS]
     records += [0] * L.RECORD
     globals_init = [L.GLOBAL_INIT_BASE + ((g.init >> (8 * k)) & 0xFF)
@@ -341,8 +355,9 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     tokens += [L.NUM_BASE + v for v in tables + input_bytes]
     tokens += [L.MEM_INIT_BASE + b for b in image]
     tokens += [L.NUM_BASE] * pad
-    entry_pc = cf.pc
-    tokens += [L.NUM_BASE + v for v in records] + [tr.target_token(entry_pc)]
+    entry_pc = begin.pc if begin else cf.pc  # the pc the run begins at
+    tokens += [L.NUM_BASE + v for v in records] + [L.START_TOKEN] * bool(begin)
+    tokens += [tr.target_token(entry_pc)]
     return Prompt(tuple(tokens), tuple(program.code), entry_pc,
                   tuple(WIDTH[t] for t in ftype.results), bound, calls,
-                  memory.position_bound if memory else L.MAX_POSITION)
+                  memory.position_bound if memory else L.MAX_POSITION, begin is not None)

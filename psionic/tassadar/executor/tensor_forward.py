@@ -13,7 +13,7 @@ reference for a batched or accelerated executor, not the decode loop.
 >>> from psionic.tassadar.executor.model import Model
 >>> m = Model.load()
 >>> sequence_logits(m, [0, 1, 2]).shape
-(3, 6779)
+(3, 7035)
 """
 
 from __future__ import annotations
