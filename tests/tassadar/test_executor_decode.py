@@ -163,7 +163,7 @@ LINEAR_TOKENS = 60_000
 # the workloads the executor decodes token-exact; every other one is refused by name
 DECODED = {"ackermann", "bigfact_c", "binary_search_c", "bit_counts", "bit_tricks_c",
            "block_results", "br_table_switch", "br_table_values", "bubble_sort_c", "bytecode_vm_c",
-           "call_chain", "call_indirect_ops", "collatz_state", "compare_all", "const_arith",
+           "call_chain", "call_indirect_ops", "collatz_c", "collatz_state", "compare_all", "const_arith",
            "crc32_c", "data_checksum", "factorial_i64", "fib_c", "fib_iter", "func_pointers_c",
            "function_label_branches", "gcd_c", "hanoi_c", "hungarian_c", "if_else_classify",
            "insertion_sort_c", "io_prefix_sums", "io_transform", "knapsack_c", "lcs_c", "matmul_c",
