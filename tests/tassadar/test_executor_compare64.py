@@ -3,20 +3,18 @@ of compare64.py decides some result."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
-import numpy as np
 import pytest
 
 from psionic.tassadar.executor.compiled import decode_compiled
-from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.layout import COMPARISONS
 from psionic.tassadar.executor.model import Model
-from psionic.tassadar.ingress import load, load_wat
+from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Limits, Machine
-from psionic.tassadar.workloads import WORKLOADS
+
+from .exactness import assert_workload_decodes_exactly, without_units
 
 MIN, MAX = -(1 << 63), (1 << 63) - 1
 # every i64 comparison of (a, b) as bit k, then eqz of a and of b: one i32 bitmask
@@ -91,26 +89,8 @@ def test_i64_comparisons_decode_exactly_with_the_session() -> None:
 
 @pytest.mark.parametrize("name", ["compare_all", "select_minmax"])
 def test_corpus_workloads_with_i64_comparisons_decode_exactly_in_hull_mode(name: str) -> None:
-    w = WORKLOADS[name]
-    program = load(w.path)
-    ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None)
-    assert list(out.tokens) == list(ref.tokens)
-    assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals)
+    assert_workload_decodes_exactly(name)
 
-
-def _without_units(model: Model, out_feature: str) -> Model:
-    """The model with every ReGLU unit that writes ``out_feature`` deleted."""
-    circuit = build_circuit()
-    li = next(i for i, layer in enumerate(circuit.layers)
-              if any(out_feature in u.out for u in layer.units))
-    units = [u for u, unit in enumerate(circuit.layers[li].units) if out_feature in unit.out]
-    w_out = model.layers[li].w_out.copy()
-    assert units and np.any(w_out[:, units])
-    w_out[:, units] = 0.0
-    layers = list(model.layers)
-    layers[li] = dataclasses.replace(layers[li], w_out=w_out)
-    return dataclasses.replace(model, layers=tuple(layers))
 
 
 @pytest.mark.parametrize("feature,breaks,stays", [
@@ -124,7 +104,7 @@ def _without_units(model: Model, out_feature: str) -> Model:
 def test_deleting_a_unit_group_breaks_the_comparisons_that_use_it(
         feature: str, breaks: tuple[int, int], stays: tuple[int, int]) -> None:
     model = Model.load()
-    broken = _without_units(model, feature)
+    broken = without_units(model, feature)
     assert _exact(breaks, model) and _exact(stays, model)
     assert not _exact(breaks, broken)
     assert _exact(stays, broken)  # the deletion is local to what the group decides

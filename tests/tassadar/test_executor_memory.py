@@ -22,6 +22,7 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
 
+from .exactness import assert_workload_decodes_exactly
 from .markers import HAS_CLANG
 from .memprog import memory_program
 
@@ -103,12 +104,7 @@ def test_many_generated_memory_programs_decode_exactly(mode: str) -> None:
 
 @pytest.mark.parametrize("name", ["memory_widths", "memory_grow", "data_checksum", "trap_oob"])
 def test_memory_workloads_decode_exactly_with_their_final_memory(name: str) -> None:
-    w = WORKLOADS[name]
-    program = load(w.path)
-    ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None, lookup="hull")
-    assert list(out.tokens) == list(ref.tokens)
-    assert (out.result, out.trap, out.memory) == (ref.result, ref.trap, ref.memory)
+    assert_workload_decodes_exactly(name)
 
 
 @pytest.mark.slow
@@ -132,12 +128,7 @@ C_WORKLOADS = ("strings_c", "bubble_sort_c", "bytecode_vm_c", "crc32_c", "sieve_
 def test_c_workloads_with_memory_decode_exactly_in_hull_mode(name: str) -> None:
     if not HAS_CLANG:
         pytest.skip("no clang")
-    w = WORKLOADS[name]
-    program = load(w.path)
-    ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None, lookup="hull")
-    assert list(out.tokens) == list(ref.tokens)
-    assert (out.result, out.trap, out.memory) == (ref.result, ref.trap, ref.memory)
+    assert_workload_decodes_exactly(name)
 
 
 def test_the_recency_scale_leaves_every_score_exact() -> None:

@@ -3,18 +3,16 @@ widths, and the copy2 offsets decide the i32-first pairs."""
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
 import pytest
 
 from psionic.core.errors import UnsupportedOperation
 from psionic.tassadar.executor.compiled import decode_compiled
-from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.model import Model
 from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
+
+from .exactness import without_units
 
 TYPES = [("i32", "i32"), ("i32", "i64"), ("i64", "i32"), ("i64", "i64")]
 
@@ -62,23 +60,11 @@ def test_three_results_are_refused() -> None:
         decode_compiled(load_wat(wat), "run", [], [], None)
 
 
-def _without_units(model: Model, out_feature: str) -> Model:
-    circuit = build_circuit()
-    li = next(i for i, layer in enumerate(circuit.layers)
-              if any(out_feature in u.out for u in layer.units))
-    units = [u for u, unit in enumerate(circuit.layers[li].units) if out_feature in unit.out]
-    w_out = model.layers[li].w_out.copy()
-    assert units and np.any(w_out[:, units])
-    w_out[:, units] = 0.0
-    layers = list(model.layers)
-    layers[li] = dataclasses.replace(layers[li], w_out=w_out)
-    return dataclasses.replace(model, layers=tuple(layers))
-
 
 @pytest.mark.parametrize("feature", ["pair_r", "pair_w"])
 def test_deleting_a_copy2_offset_breaks_i32_first_pairs_only(feature: str) -> None:
     model = Model.load()
-    broken = _without_units(model, feature)
+    broken = without_units(model, feature)
     args = [0x11223344, -0x55667788]
     assert _exact(_pairs("i32", "i32"), args, model)
     assert not _exact(_pairs("i32", "i32"), args, broken)

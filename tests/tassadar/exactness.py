@@ -1,0 +1,41 @@
+"""Shared checks of the executor tests: a corpus workload decoded against the reference, and
+the model with a feature's ReGLU units deleted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from psionic.tassadar.executor.compiled import decode_compiled
+from psionic.tassadar.executor.compiler import build_circuit
+from psionic.tassadar.executor.model import Model
+from psionic.tassadar.ingress import load
+from psionic.tassadar.interpreter import Machine
+from psionic.tassadar.workloads import WORKLOADS
+
+
+def assert_workload_decodes_exactly(name: str, lookup: str = "hull") -> None:
+    """Tokens, result, trap, globals and final memory of the compiled decode equal the
+    reference's."""
+    w = WORKLOADS[name]
+    program = load(w.path)
+    ref = Machine(program.program, w.inputs).run(w.entry, w.args)
+    out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None, lookup=lookup)
+    assert list(out.tokens) == list(ref.tokens), name
+    assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), name
+    assert out.memory == ref.memory, name
+
+
+def without_units(model: Model, out_feature: str) -> Model:
+    """``model`` with every ReGLU unit that writes ``out_feature`` deleted."""
+    circuit = build_circuit()
+    li = next(i for i, layer in enumerate(circuit.layers)
+              if any(out_feature in u.out for u in layer.units))
+    units = [u for u, unit in enumerate(circuit.layers[li].units) if out_feature in unit.out]
+    w_out = model.layers[li].w_out.copy()
+    assert units and np.any(w_out[:, units])
+    w_out[:, units] = 0.0
+    layers = list(model.layers)
+    layers[li] = dataclasses.replace(layers[li], w_out=w_out)
+    return dataclasses.replace(model, layers=tuple(layers))
