@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only these corpus workloads (repeatable; default: all not marked slow)")
     a.add_argument("--corpus-token-cap", type=int, default=None, metavar="N",
                    help="list, without decoding, corpus workloads whose trace is longer than N "
-                        "tokens (default 500,000; 0: decode every one)")
+                        "tokens (default 0: decode every one)")
     a.add_argument("--long-run", action="append", default=[], metavar="SPEC",
                    help="long runs instead of the default ones: a workload name or loop:STEPS "
                         "(repeatable)")
