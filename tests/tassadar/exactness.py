@@ -1,18 +1,22 @@
-"""Shared checks of the executor tests: a corpus workload decoded against the reference, and
+"""Shared checks of the executor tests: corpus workloads decoded against the reference, and
 the model with a feature's ReGLU units deleted."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
+from psionic.core.errors import Refusal
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.model import Model
 from psionic.tassadar.ingress import load
 from psionic.tassadar.interpreter import Machine
-from psionic.tassadar.workloads import WORKLOADS
+from psionic.tassadar.workloads import WORKLOADS, Workload
+
+from .markers import HAS_CLANG
 
 
 def assert_workload_decodes_exactly(name: str, lookup: str = "hull") -> None:
@@ -25,6 +29,32 @@ def assert_workload_decodes_exactly(name: str, lookup: str = "hull") -> None:
     assert list(out.tokens) == list(ref.tokens), name
     assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), name
     assert out.memory == ref.memory, name
+
+
+def decode_corpus(decode: Callable, keep: Callable[[Workload], bool],
+                  within: Callable[[int], bool]) -> tuple[list[str], list[str]]:
+    """Decode, with ``decode(program, workload)``, every corpus workload that ``keep`` accepts
+    (C ones only where clang is installed) and whose reference trace length ``within`` accepts;
+    each decoded one must equal the reference in tokens, result, trap, globals and final
+    memory. Returns the names decoded and those refused."""
+    decoded, refused = [], []
+    for w in WORKLOADS.values():
+        if not keep(w) or (w.language == "c" and not HAS_CLANG):
+            continue
+        program = load(w.path)
+        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
+        if not within(len(ref.tokens)):
+            continue
+        try:
+            out = decode(program, w)
+        except Refusal:
+            refused.append(w.name)
+            continue
+        assert list(out.tokens) == list(ref.tokens), w.name
+        assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), w.name
+        assert out.memory == ref.memory, w.name
+        decoded.append(w.name)
+    return decoded, refused
 
 
 def without_units(model: Model, out_feature: str) -> Model:

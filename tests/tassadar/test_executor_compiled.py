@@ -23,6 +23,7 @@ from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.run import run_program
 from psionic.tassadar.workloads import WORKLOADS
 
+from .exactness import decode_corpus
 from .markers import HAS_CLANG
 from .straightline import straight_line
 
@@ -83,23 +84,9 @@ HULL_TOKENS = 1 << 22  # the position bound of a one-page memory (the C programs
 def test_every_corpus_workload_decodes_exactly_or_is_refused_in_hull_mode() -> None:
     from .test_executor_decode import DECODED
 
-    decoded, refused = [], []
-    for w in WORKLOADS.values():
-        if w.language == "c" and not HAS_CLANG:
-            continue
-        program = load(w.path)
-        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-        if len(ref.tokens) > HULL_TOKENS:
-            continue
-        try:
-            out = decode_compiled(program, w.entry, list(w.args), list(w.inputs), None)
-        except Refusal:
-            refused.append(w.name)
-            continue
-        assert list(out.tokens) == list(ref.tokens), w.name
-        assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), w.name
-        assert out.memory == ref.memory, w.name
-        decoded.append(w.name)
+    decoded, refused = decode_corpus(
+        lambda p, w: decode_compiled(p, w.entry, list(w.args), list(w.inputs), None),
+        lambda w: True, lambda n: n <= HULL_TOKENS)
     assert set(decoded) == DECODED and not set(refused) & DECODED, (decoded, refused)
 
 

@@ -18,8 +18,8 @@ from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.run import run_program
 from psionic.tassadar.workloads import WORKLOADS
 
+from .exactness import decode_corpus
 from .flowprog import flow_program
-from .markers import HAS_CLANG
 from .straightline import straight_line
 
 HELD_OUT = [  # written after the weights were frozen
@@ -180,23 +180,10 @@ LINEAR_TOO_LONG = {"ackermann", "compare_all", "fib_c"}
 
 
 def _corpus(long: bool) -> None:
-    decoded, refused = [], []
-    for w in WORKLOADS.values():
-        if w.slow or (w.language == "c" and not HAS_CLANG) or w.name in LINEAR_TOO_LONG:
-            continue
-        program = load(w.path)
-        ref = Machine(program.program, w.inputs).run(w.entry, w.args)
-        if (len(ref.tokens) > QUICK_TOKENS) != long or len(ref.tokens) > LINEAR_TOKENS:
-            continue
-        try:
-            out = decode_linear(program, w.entry, list(w.args), list(w.inputs), None)
-        except Refusal:
-            refused.append(w.name)
-            continue
-        assert list(out.tokens) == list(ref.tokens), w.name
-        assert (out.result, out.trap, out.globals) == (ref.result, ref.trap, ref.globals), w.name
-        assert out.memory == ref.memory, w.name
-        decoded.append(w.name)
+    decoded, refused = decode_corpus(
+        lambda p, w: decode_linear(p, w.entry, list(w.args), list(w.inputs), None),
+        lambda w: not w.slow and w.name not in LINEAR_TOO_LONG,
+        lambda n: (n > QUICK_TOKENS) == long and n <= LINEAR_TOKENS)
     assert set(decoded) <= DECODED and not set(refused) & DECODED, (decoded, refused)
     assert decoded
 
