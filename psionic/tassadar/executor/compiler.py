@@ -44,6 +44,9 @@ from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import compare64, counts, divide, frames, memory, shifts, start
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, CircuitWeights, Layer, compile_circuit
+from psionic.tassadar.executor.forms import add as _add
+from psionic.tassadar.executor.forms import hat as _hat
+from psionic.tassadar.executor.forms import step as _step
 
 INPUTS = {
     "one": "1 on every token",
@@ -65,30 +68,6 @@ INPUTS = {
     "mem_data": "1 on m.. (a byte of the initial memory image in the prompt)",
     **divide.INPUTS,
 }
-
-
-def _hat(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
-    """``out += [x == 0]`` for integer-valued ``x``: relu(x+1) - 2 relu(x) + relu(x-1)."""
-    for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
-        gate = dict(x)
-        gate["one"] = gate.get("one", 0.0) + shift
-        layer.unit(gate, {"one": 1.0}, {out: coef}, doc)
-
-
-def _step(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
-    """``out += [x >= 1]`` for integer-valued ``x``: relu(x) - relu(x-1)."""
-    shifted = dict(x)
-    shifted["one"] = shifted.get("one", 0.0) - 1.0
-    layer.unit(dict(x), {"one": 1.0}, {out: 1.0}, doc)
-    layer.unit(shifted, {"one": 1.0}, {out: -1.0}, doc)
-
-
-def _add(*forms: dict[str, float], const: float = 0.0) -> dict[str, float]:
-    out: dict[str, float] = {"one": const} if const else {}
-    for form in forms:
-        for k, v in form.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
 
 
 def _where(c: Circuit) -> None:
