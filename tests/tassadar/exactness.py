@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from psionic.core.errors import Refusal
+from psionic.tassadar.executor.circuit import Unit
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.model import Model
@@ -57,12 +58,16 @@ def decode_corpus(decode: Callable, keep: Callable[[Workload], bool],
     return decoded, refused
 
 
-def without_units(model: Model, out_feature: str) -> Model:
-    """``model`` with every ReGLU unit that writes ``out_feature`` deleted."""
+def without_units(model: Model, out_feature: str, doc: str = "") -> Model:
+    """``model`` with every ReGLU unit that writes ``out_feature`` (and whose explanation
+    starts with ``doc``) deleted."""
     circuit = build_circuit()
-    li = next(i for i, layer in enumerate(circuit.layers)
-              if any(out_feature in u.out for u in layer.units))
-    units = [u for u, unit in enumerate(circuit.layers[li].units) if out_feature in unit.out]
+
+    def chosen(unit: Unit) -> bool:
+        return out_feature in unit.out and unit.doc.startswith(doc)
+
+    li = next(i for i, layer in enumerate(circuit.layers) if any(map(chosen, layer.units)))
+    units = [u for u, unit in enumerate(circuit.layers[li].units) if chosen(unit)]
     w_out = model.layers[li].w_out.copy()
     assert units and np.any(w_out[:, units])
     w_out[:, units] = 0.0

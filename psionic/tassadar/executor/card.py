@@ -71,13 +71,14 @@ def model_card() -> str:
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",
         "i64 is covered for constants, locals, globals, `add`, `sub`, `and`, `or`, `xor`, "
-        "`select`, wrap, the extensions, `mul`, shifts, rotations, the counts "
+        "`select`, wrap, the extensions, `mul`, `div`/`rem`, shifts, rotations, the counts "
         "(`clz`, `ctz`, `popcnt`), `eqz` and the ten comparisons (high halves first, then "
         "the low halves unsigned). Functions return up to two results (multi-value). A start function runs first, "
-        "in slots above the entry's. i32 "
-        "`div_s`/`div_u`/`rem_s`/`rem_u` run as restoring long division in scratch tokens "
-        "(trace ABI 4.3) with both traps. Refused: `br_table` entries that move different "
-        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages, i64 `div`/`rem`.",
+        "in slots above the entry's. "
+        "`div_s`/`div_u`/`rem_s`/`rem_u` of both widths run as restoring long division in "
+        "scratch tokens (trace ABI 4.3) with both traps, over base-256 digits so that i64 "
+        "stays exact. Refused: `br_table` entries that move different "
+        f"values, memories that can grow past {L.MEM_MAX_PAGES} pages.",
         "",
         "### Residual features",
         "",

@@ -33,7 +33,7 @@ new heads, units and layers are planned without edits:
 
 >>> from psionic.tassadar.executor.model import Model
 >>> cm = CompiledModel.of(Model.load())
->>> cm.n_units == Model.load().n_units and cm.n_groups < cm.n_units // 10
+>>> cm.n_units == Model.load().n_units and cm.n_groups * 9 < cm.n_units
 True
 """
 

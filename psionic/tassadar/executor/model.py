@@ -33,11 +33,8 @@ from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:566e8a9486fae2cee07e45927dda810618c37e57522901d748d544643c2c6152"
-FORMAT = "psionic.tassadar.executor.v1"
-# which axis of each tensor runs over the residual features
-_FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
-                 "w_gate": 1, "w_value": 1, "w_out": 0}
+WEIGHTS_DIGEST = "sha256:02f82b2413d9c210eef3b1e8c23c255ac765da599f0b0f1502382c0a8e18aaee"
+FORMAT = "psionic.tassadar.executor.v2"
 
 
 def _narrow(arr: np.ndarray) -> np.ndarray:
@@ -92,20 +89,18 @@ class Model:
         return out
 
     def to_bytes(self) -> bytes:
-        """safetensors bytes: along the feature axis only the features a tensor touches are
-        stored (with their indices, ``<name>.features``), each tensor in the narrowest of
-        int16, float32, float64 that holds it exactly."""
+        """safetensors bytes, sparse: each tensor ``name`` is stored as its nonzero entries
+        (``name``, in the narrowest of int16, float32, float64 that holds them exactly), their
+        flat indices (``name.index``) and its shape (``name.shape``)."""
         from safetensors.numpy import save
 
         stored: dict[str, np.ndarray] = {}
         for name, arr in self.tensors().items():
-            axis = _FEATURE_AXIS.get(name.split(".")[-1] if name.startswith("layers.") else name)
-            if axis is not None:
-                other = tuple(a for a in range(arr.ndim) if a != axis)
-                used = np.flatnonzero(np.any(arr != 0, axis=other)).astype(np.int16)
-                stored[f"{name}.features"] = used
-                arr = np.take(arr, used, axis=axis)
-            stored[name] = _narrow(arr)
+            flat = arr.reshape(-1)
+            index = np.flatnonzero(flat)
+            stored[name] = _narrow(flat[index])
+            stored[f"{name}.index"] = index.astype(np.int32)
+            stored[f"{name}.shape"] = np.asarray(arr.shape, dtype=np.int64)
         # one metadata key: safetensors writes a map's keys in no fixed order
         card = {"format": FORMAT, "features": list(self.features)}
         return save(stored, metadata={"psionic": json.dumps(card, sort_keys=True)})
@@ -114,33 +109,25 @@ class Model:
     def from_bytes(cls, data: bytes) -> Model:
         from safetensors.numpy import load
 
-        raw = load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        meta = json.loads(json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
-                          .get("psionic", "{}"))
+        try:
+            raw = load(data)
+            header_len = int.from_bytes(data[:8], "little")
+            meta = json.loads(json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+                              .get("psionic", "{}"))
+        except Exception as exc:  # safetensors raises its own error types
+            raise InvalidInput(f"not a safetensors file: {exc}") from exc
         if meta.get("format") != FORMAT:
             raise InvalidInput(f"not a Tassadar executor weights file (format {meta.get('format')!r})")
-        features = tuple(meta["features"])
-        tensors = {}
-        for name, arr in raw.items():
-            if name.endswith(".features"):
-                continue
-            arr = arr.astype(np.float64)
-            if f"{name}.features" in raw:
-                axis = _FEATURE_AXIS[name.split(".")[-1] if name.startswith("layers.") else name]
-                shape = list(arr.shape)
-                shape[axis] = len(features)
-                full = np.zeros(shape)
-                index: list[slice | np.ndarray] = [slice(None)] * arr.ndim
-                index[axis] = raw[f"{name}.features"].astype(np.int64)
-                full[tuple(index)] = arr
-                arr = full
-            tensors[name] = arr
+        tensors = {name: _dense(name, values, raw) for name, values in raw.items()
+                   if not name.endswith((".index", ".shape"))}
         n_layers = len({k.split(".")[1] for k in tensors if k.startswith("layers.")})
-        layers = tuple(LayerWeights(*(tensors[f"layers.{i}.{k}"] for k in _LAYER_KEYS))
-                       for i in range(n_layers))
-        return cls(features, tensors["embedding"], layers, tensors["unembedding.weight"],
-                   tensors["unembedding.bias"])
+        try:
+            layers = tuple(LayerWeights(*(tensors[f"layers.{i}.{k}"] for k in _LAYER_KEYS))
+                           for i in range(n_layers))
+            return cls(tuple(meta["features"]), tensors["embedding"], layers,
+                       tensors["unembedding.weight"], tensors["unembedding.bias"])
+        except KeyError as exc:
+            raise InvalidInput(f"executor weights file lacks {exc.args[0]!r}") from exc
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_PATH, digest: str | None = WEIGHTS_DIGEST) -> Model:
@@ -150,6 +137,21 @@ class Model:
         if digest is not None and actual != digest:
             raise DigestMismatch(f"executor weights {path} have digest {actual}, expected {digest}")
         return cls.from_bytes(data)
+
+
+def _dense(name: str, values: np.ndarray, raw: dict[str, np.ndarray]) -> np.ndarray:
+    """Tensor ``name`` from its nonzero ``values``, ``name.index`` and ``name.shape``."""
+    index, shape = raw.get(f"{name}.index"), raw.get(f"{name}.shape")
+    if index is None or shape is None:
+        raise InvalidInput(f"executor weights tensor {name!r} lacks its index or shape")
+    size = int(np.prod(shape)) if shape.ndim == 1 and np.all(shape >= 0) else -1
+    if (size < 0 or values.ndim != 1 or index.shape != values.shape
+            or (index.size and (index.min() < 0 or index.max() >= size))):
+        raise InvalidInput(f"executor weights tensor {name!r}: {index.size} indices for "
+                           f"{values.size} values do not fit its shape {shape.tolist()}")
+    full = np.zeros(size)
+    full[index.astype(np.int64)] = values.astype(np.float64)
+    return full.reshape(tuple(int(n) for n in shape))
 
 
 def file_digest(path: Path = WEIGHTS_PATH) -> str:

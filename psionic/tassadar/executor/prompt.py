@@ -236,7 +236,7 @@ RECORDS = {
     "br": _br, "br_if": _br_if, "if": _if, "else": _else, "br_table": _br_table,
     "host.input_i32": _input, "host.output_i32": _output,
     "call": _call, "call_indirect": _call, **ML.RECORDS,
-    **{f"i32.{kind}": _divide for kind in divide.KINDS},
+    **{f"{t}.{kind}": _divide for t in divide.WIDTHS for kind in divide.KINDS},
     **{f"{t}.{kind}": _count for t in ("i32", "i64") for kind in counts.KINDS},
 }
 # the record's opcode field: the first variant of a conditional step
