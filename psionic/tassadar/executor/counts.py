@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, Layer
+from psionic.tassadar.executor.forms import hat as _zero
 
 KINDS = ("clz", "ctz", "popcnt")
 BIG = float(1 << 20)
@@ -37,12 +38,6 @@ FUNCTIONS: dict[str, Callable[[int], int]] = {
 def record(op_name: str, sp: int) -> dict[str, int]:
     w = 4 if op_name.startswith("i32") else 8
     return {"width": w, "kind": L.KIND[op_name.split(".")[1]], "src_a": sp - 1, "dst": sp - 1}
-
-
-def _zero(lay: Layer, form: dict[str, float], out: str, doc: str) -> None:
-    """``out += [form == 0]`` for an integer-valued ``form``."""
-    for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
-        lay.unit({**form, "one": form.get("one", 0.0) + shift}, {"one": 1.0}, {out: coef}, doc)
 
 
 def build(c: Circuit, columns: Layer, floor: Layer, last: Layer) -> None:

@@ -40,6 +40,9 @@ import numpy as np
 from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor.circuit import Circuit, Layer
+from psionic.tassadar.executor.forms import add as _plus
+from psionic.tassadar.executor.forms import hat as _hat
+from psionic.tassadar.executor.forms import step as _step
 
 J = {"pos": 1.0, "mpos": -1.0}  # index of the current token within its step (compiler.J)
 POSITION_KEY = ({"pos": 2.0}, {"pos2": -1.0})  # score 2 p pos - pos^2: maximal at pos = p
@@ -47,26 +50,6 @@ ADDRESS_KEY = ({"mem_sac": 2.0}, {"mem_sac2": -1.0, "pos": 1.0})  # latest write
 CENTRE = {"mem_center": -float(L.MEM_SCALE_UNIT)}  # minus the centre of the addresses
 OPERAND = {"c0": 1.0, "c1": 256.0, "c2": 65536.0, "c3": float(1 << 24)}  # src_c, unsigned
 OFFSET = {"mem_off_lo": 1.0, "mem_off_hi": 4096.0}
-
-
-def _plus(*forms: dict[str, float], const: float = 0.0) -> dict[str, float]:
-    out: dict[str, float] = {"one": const} if const else {}
-    for form in forms:
-        for k, v in form.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
-
-
-def _hat(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
-    """``out += [x == 0]`` for integer ``x``: relu(x+1) - 2 relu(x) + relu(x-1)."""
-    for shift, coef in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
-        layer.unit(_plus(x, const=shift), {"one": 1.0}, {out: coef}, doc)
-
-
-def _step(layer: Layer, x: dict[str, float], out: str, doc: str) -> None:
-    """``out += [x >= 1]`` for integer ``x``: relu(x) - relu(x-1)."""
-    layer.unit(dict(x), {"one": 1.0}, {out: 1.0}, doc)
-    layer.unit(_plus(x, const=-1.0), {"one": 1.0}, {out: -1.0}, doc)
 
 
 def header(c: Circuit, lay: Layer) -> None:

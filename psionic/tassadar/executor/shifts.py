@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import partial
 
 from psionic.tassadar.executor.circuit import Circuit, Layer
+from psionic.tassadar.executor.forms import add as _merge
 
 WIDE = float(1 << 20)
 J = {"pos": 1.0, "mpos": -1.0}
@@ -66,14 +67,6 @@ def _jind(j: int) -> str:
 def _width_gate(n: int) -> dict[str, float]:
     """0 for a step of width ``n``, <= -WIDE for the other width."""
     return {"sh_w8": -WIDE} if n == 4 else {"sh_w8": WIDE, "one": -WIDE}
-
-
-def _merge(*forms: dict[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for form in forms:
-        for k, v in form.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
 
 
 def build(c: Circuit, lay: Layer, columns: Layer, floor: Layer, last: Layer) -> None:
