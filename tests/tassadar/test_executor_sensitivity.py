@@ -37,6 +37,9 @@ WHOLE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 
 DIVIDE = ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
           'i32.div_s local.get 0 local.get 1 i32.rem_s i32.xor local.get 1 i32.const 0 i32.div_u '
           'i32.add))')
+DIVIDE64 = ('(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 '
+            'i64.div_s local.get 0 local.get 1 i64.rem_s i64.xor local.get 1 i64.const 0 '
+            'i64.div_u i64.add))')
 # calls first: a deleted frame head shows there, and every other head breaks them quickly
 CALL_PROGRAMS = [
     (CALLS["operands_beneath"][0], (3, -4)),  # frame deltas, returns
@@ -64,6 +67,8 @@ PROGRAMS = CALL_PROGRAMS + [straight_line(seed)[:2] for seed in range(8)] + [
      'local.get 0 local.get 1 i32.shr_u i32.xor))', (-0x12345678, 13)),
     # divisions: quotients with every byte set, remainders with every byte set, negated results
     *((DIVIDE, args) for args in ((0x7F6E5D4C, 3), (-0x7F6E5D4C, 0x40302010), (0x7F6E5D4C, -3))),
+    *((DIVIDE64, args) for args in ((0x7F6E5D4C3B2A1908, 3), (-0x7F6E5D4C3B2A1908, 0x4030201010203040),
+                                    (0x7F6E5D4C3B2A1908, -3))),
     # i64: every operand byte of a product, and the wrapped bytes of a rotation
     ('(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 i64.mul '
      'local.get 0 local.get 1 i64.rotr i64.xor))', (-0x0123456789ABCDEF, 0x7EDCBA9876543219)),
