@@ -98,8 +98,9 @@ def _where(c: Circuit) -> None:
     memory.header(c, lay)
     c.feature("prev_mcarry", "mcarry of the token before this one")
     lay.head("previous_token", ({"pos": 1.0, "one": -1.0}, {"one": 1.0}),
-             ({"pos": 2.0}, {"pos2": -1.0}), (("mcarry", "prev_mcarry"),),
-             "reads the token at position pos - 1 (a multiplication's carry-in two tokens back)")
+             ({"pos": 2.0}, {"pos2": -1.0}), (("mcarry", "prev_mcarry"), *divide.previous(c)),
+             "reads the token at position pos - 1 (a multiplication's carry-in two tokens back, "
+             "a division's scratch byte)")
     lay.head("count_marks", ({}, {}), ({}, {}), (("is_mark", "mean_mark"),),
              "uniform attention over the prefix: the mean of is_mark", kind="uniform")
     lay.unit({"pos": 1.0, "one": 1.0}, {"mean_mark": 1.0}, {"n": 1.0},

@@ -32,7 +32,8 @@ in ``H``, which already makes every ``H_m`` fall below ``-C``.
 Layers (the compiler calls one function per layer):
 
 1. ``indicators``: phase indicators of ``j``, ``N`` and ``skip``, the digit ``t``;
-2. ``operands``: heads reading the scratch bytes back (position ``mpos + s``) and
+2. ``operands``: heads reading the scratch bytes back two at a time (position ``mpos + s``
+   for even ``s``: byte ``s`` and the previous token's, ``s - 1``) and
    the scratch byte a result byte copies (position ``mpos + 2 skip - j``); units:
    signs, the magnitudes' digits, the emitted quotient and remainder digits, the
    trap conditions;
@@ -48,7 +49,7 @@ Cost: ``i32.div_*`` 9 tokens per step, ``i32.rem_*`` 13, ``i64.div_*`` 17,
 >>> from psionic.tassadar.executor.compiler import build_circuit
 >>> c = build_circuit()
 >>> sum(h.name.startswith("div_") for layer in c.layers for h in layer.heads)
-16
+9
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def indicators(c: Circuit, lay: Layer) -> None:
     step(lay, _add({"f_skip": 1.0}, neg_j), "div_scr", "div_scr = [skip - j >= 1]")
     _hat(lay, _add({"f_skip": -1.0}, J), {"div_res0": 1.0}, "div_res0 = [j == skip]")
     _hat(lay, _add(N_FORM, const=-8.0), {"div_w": 1.0}, "div_w = [width - skip == 8]")
-    for s in range(1, SCRATCH + 1):
+    for s in range(1, SCRATCH + 2):
         c.feature(f"div_ge{s}", f"[j >= {s}]: scratch byte {s} has been emitted")
         step(lay, _add(J, const=1.0 - s), f"div_ge{s}", f"div_ge{s} = [j - {s} + 1 >= 1]")
     for t in range(DIGITS):
@@ -151,15 +152,39 @@ def _magnitude(c: Circuit, lay: Layer, side: str, byte: str, sign: str, mag: str
                      f"|v| = 2^{8 * n} - v has digits 255 - v_k, plus 1 on digit 0", flipped)
 
 
+def previous(c: Circuit) -> tuple[tuple[str, str], ...]:
+    """What the previous-token head also reads: the scratch byte before each token, so that
+    one head at an even payload token reads two scratch bytes."""
+    c.feature("div_prevq", "div_q of the token before this one")
+    return (("div_q", "div_prevq"),)
+
+
+def _emitted(lay: Layer, s: int, width: dict[str, float], digit: str, doc: str) -> None:
+    """``digit += scratch byte s`` once it is emitted (``j >= s``; 0 when ``width`` < 0).
+
+    The head at ``mpos + 2r`` holds byte ``2r`` and, as the previous token's, byte ``2r - 1``;
+    while ``j = 2r - 1`` it lands on the current token, whose own byte is ``2r - 1``."""
+    gate = _add(width, const=-256.0)
+    if s % 2 == 0:
+        lay.unit(_add(gate, {f"div_q{s}": 1.0, f"div_ge{s}": 256.0}), {"one": 1.0}, {digit: 1.0},
+                 doc)
+        return
+    lay.unit(_add(gate, {f"div_p{s + 1}": 1.0, f"div_ge{s + 1}": 256.0}), {"one": 1.0},
+             {digit: 1.0}, doc + " (j > s: the previous token's byte at s + 1)")
+    lay.unit(_add(gate, {f"div_q{s + 1}": 1.0, f"div_ge{s}": 256.0, f"div_ge{s + 1}": -256.0}),
+             {"one": 1.0}, {digit: 1.0}, doc + " (j == s: the current token's byte)")
+
+
 def operands(c: Circuit, lay: Layer) -> None:
     """The scratch bytes read back, magnitudes' digits, emitted digits, trap conditions."""
     key = ({"pos": 2.0}, {"pos2": -1.0})
-    for s in range(1, SCRATCH + 1):
-        c.feature(f"div_q{s}", f"div_q of payload token {s} of the step")
+    for s in range(2, SCRATCH + 2, 2):
+        c.feature(f"div_q{s}", f"div_q at payload token {s} of the step")
+        c.feature(f"div_p{s}", f"div_q at payload token {s - 1} (div_prevq at token {s})")
         lay.head(f"div_read{s}", ({"mpos": 1.0, "one": float(s)}, {"one": 1.0}), key,
-                 (("div_q", f"div_q{s}"),),
-                 f"division: reads the scratch byte at position mpos + {s} (the current token "
-                 "when it is not yet emitted; gated by div_ge)")
+                 (("div_q", f"div_q{s}"), ("div_prevq", f"div_p{s}")),
+                 f"division: reads scratch bytes {s - 1} and {s} at position mpos + {s} (the "
+                 "current token when it is not yet emitted; gated by div_ge)")
     c.feature("div_src", "the scratch byte that the next result byte copies")
     lay.head("div_source", ({"mpos": 2.0, "f_skip": 2.0, "pos": -1.0}, {"one": 1.0}), key,
              (("div_q", "div_src"),),
@@ -174,10 +199,8 @@ def operands(c: Circuit, lay: Layer) -> None:
         for n in WIDTHS.values():
             for digit, s in ((f"div_qd{t}", n - t), (f"div_rd{t}", 2 * n - t)):
                 if t < n and 1 <= s <= SCRATCH and (t or digit.startswith("div_qd")):
-                    lay.unit(_add({f"div_q{s}": 1.0, f"div_ge{s}": 256.0},
-                                  _scale(_wide(n), -256.0), const=-256.0),
-                             {"one": 1.0}, {digit: 1.0},
-                             f"{digit} = div_q{s} once emitted, {n}-byte operands")
+                    _emitted(lay, s, _scale(_wide(n), -256.0), digit,
+                             f"{digit} = scratch byte {s} once emitted, {n}-byte operands")
     for feat, doc in (("div_dz", "[y == 0]"), ("div_amin", "[x == -2^(8N-1)]"),
                       ("div_cm1", "[y == -1]")):
         c.feature(feat, doc)

@@ -33,7 +33,7 @@ from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:02f82b2413d9c210eef3b1e8c23c255ac765da599f0b0f1502382c0a8e18aaee"
+WEIGHTS_DIGEST = "sha256:5fb5488c1729cb6fe14e6d21b923115d141fc81468141da2b56e6eaf1e8e7665"
 FORMAT = "psionic.tassadar.executor.v2"
 
 
