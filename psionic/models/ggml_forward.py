@@ -33,7 +33,7 @@ from psionic.nn import ops
 MATMULS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "q4_1": quant.matmul_q4_1,
     "q8_0": quant.matmul_q8_0,
-    "q5_0": kquant.matmul_q5_0,
+    "q5_0": quant.matmul_q5_0,
     "q6_k": kquant.matmul_q6_k,
     # llama.cpp repacks Q4_K rows for its x86 GEMM by default (the recordings' layout)
     "q4_k": kquant.matmul_q4_k_repacked,

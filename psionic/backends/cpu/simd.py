@@ -302,16 +302,25 @@ vsub = _binary("fsub", "Lane-wise a - b.")
 vmul = _binary("fmul", "Lane-wise a * b.")
 
 
-@intrinsic
-def vfma(typingctx, a, b, c):
-    """Lane-wise ``a * b + c`` with one rounding."""
+def llvm_fma(value_type: types.Type, suffix: str, doc: str):
+    """An intrinsic ``(a, b, c) -> a * b + c`` with one rounding on ``value_type`` values: a
+    call of LLVM's ``llvm.fma.<suffix>`` (``suffix`` names the type there, e.g. ``f32``)."""
 
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(_VF, [_VF, _VF, _VF])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.v16f32")
-        return builder.call(fn, args)
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        def codegen(context, builder, sig, args):
+            llvm_type = context.get_value_type(value_type)
+            fnty = ir.FunctionType(llvm_type, [llvm_type] * 3)
+            fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.{suffix}")
+            return builder.call(fn, args)
 
-    return f32x16(a, b, c), codegen
+        return value_type(value_type, value_type, value_type), codegen
+
+    fma.__doc__ = doc
+    return fma
+
+
+vfma = llvm_fma(f32x16, f"v{LANES}f32", "Lane-wise ``a * b + c`` with one rounding.")
 
 
 def _tree(builder, vec, combine):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from psionic.backends.cpu.ggml import kquant
+from psionic.backends.cpu.ggml import kquant, quant
 
 from .ggml_reference import F32, fma, hsum_float_8, quantize_q8_block
 
@@ -151,7 +151,7 @@ def test_q4_k_repacked_gemm_and_gemv() -> None:
 def test_q5_0_dot() -> None:
     w = _rows(3, 2, 22, [0], 4)
     x = _x(2, 64, 5)
-    got = kquant.matmul_q5_0(x, w)
+    got = quant.matmul_q5_0(x, w)
     for m in range(2):
         for n in range(3):
             lanes = np.zeros(8, np.float32)

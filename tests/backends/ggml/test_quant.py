@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from psionic.backends.cpu.ggml import quant
@@ -95,3 +100,29 @@ def test_q8_scale_is_rounded_to_f16() -> None:
     x = np.full((1, 32), 0.1, np.float32)
     _, d, _ = quant.quantize_q8(x, with_sum=False)
     assert d[0, 0] == f16(np.float32(0.1) / np.float32(127.0))
+
+
+_CACHE_PROBE = """
+import json
+import numpy as np
+from psionic.backends.cpu.ggml import quant
+x = np.ones((1, 32), np.float32)
+for fn, block in ((quant.matmul_q4_1, 20), (quant.matmul_q8_0, 34), (quant.matmul_q5_0, 22)):
+    fn(x, np.zeros((2, block), np.uint8))
+loops = (quant._matmul_q4_1, quant._matmul_q8_0, quant._matmul_q5_0)
+print(json.dumps([[sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())] for d in loops]))
+"""
+
+
+def test_block_matmul_loops_load_from_the_on_disk_cache_in_a_new_process() -> None:
+    """Each format's loop is compiled once, then loaded by later processes (a loop built as a
+    closure over its unpack kernel would be recompiled in every process)."""
+    def probe() -> list[list[int]]:
+        run = subprocess.run(
+            [sys.executable, "-c", _CACHE_PROBE], capture_output=True, text=True, check=True,
+            env={**os.environ, "NUMBA_NUM_THREADS": "1"},
+        )
+        return json.loads(run.stdout)
+
+    probe()  # compiles whatever is not cached yet
+    assert probe() == [[1, 0], [1, 0], [1, 0]]

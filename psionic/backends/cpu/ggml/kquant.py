@@ -1,4 +1,4 @@
-"""K-quant matmuls as ggml's CPU backend runs them, and its Q5_0 dot.
+"""K-quant matmuls as ggml's CPU backend runs them.
 
 Activations for K-quant weights are quantized to Q8_K (``quantize_row_q8_K_ref``):
 per block of 256, ``max`` is the signed value of largest magnitude (the first
@@ -18,8 +18,8 @@ Every integer sum below is exact; only the float operations are ordered:
   (``acc = fma((float)S, d_w * d_x, acc)``, ``mins = fma((float)M, dmin_w * d_x, mins)``),
   the remaining rows ``ggml_gemv_q4_K_8x8_q8_K``, the same per whole super-block;
   the output is ``acc - mins``.
-- Q5_0: ``ggml_vec_dot_q5_0_q8_0`` and tinyBLAS's Q5_0 GEMM, the same operations
-  as Q8_0's (``quant.py``) on the 5-bit values less 16.
+
+Q5_0, a 32-element block format, is in ``quant.py`` with Q4_1 and Q8_0.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu.formats import k_scale_min
-from psionic.backends.cpu.ggml.quant import lanes_dot, quantize_q8
 from psionic.backends.cpu.ggml.scalar import fma32, half_at, hsum8
 
 QK_K = 256
@@ -181,39 +180,4 @@ def matmul_q4_k_repacked(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     m = x.shape[0]
     out = np.empty((m, w.shape[0]), np.float32)
     _matmul_q4_k(w, xq, xd, bsums, m - m % 4 if m > 3 else 0, out)
-    return out
-
-
-@njit(cache=True)
-def _unpack_q5_0(row, wq, dw):
-    """A Q5_0 row's values (5 bits less 16, element order) and scales."""
-    for b in range(dw.shape[0]):
-        at = 22 * b
-        dw[b] = half_at(row, at)
-        qh = np.int64(row[at + 2]) | (np.int64(row[at + 3]) << 8) | (np.int64(row[at + 4]) << 16) \
-            | (np.int64(row[at + 5]) << 24)
-        for j in range(16):
-            byte = np.int32(row[at + 6 + j])
-            wq[32 * b + j] = ((byte & 15) | (np.int32((qh >> j) & 1) << 4)) - 16
-            wq[32 * b + j + 16] = ((byte >> 4) | (np.int32((qh >> (j + 16)) & 1) << 4)) - 16
-
-
-@njit(cache=True, parallel=True)
-def _matmul_q5_0(w, xq, xd, out):
-    k = xq.shape[1]
-    nb = k // 32
-    for n in prange(w.shape[0]):
-        wq = np.empty(k, np.int32)
-        prod = np.empty(k, np.int32)
-        dw = np.empty(nb, np.float32)
-        _unpack_q5_0(w[n], wq, dw)
-        for m in range(xq.shape[0]):
-            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod)
-
-
-def matmul_q5_0(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``ggml_vec_dot_q5_0_q8_0`` (and tinyBLAS's Q5_0 GEMM) over Q8_0 activations."""
-    xq, xd, _ = quantize_q8(x, with_sum=False)
-    out = np.empty((x.shape[0], w.shape[0]), np.float32)
-    _matmul_q5_0(w, xq, xd, out)
     return out

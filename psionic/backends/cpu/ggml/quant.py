@@ -11,9 +11,11 @@ build uses them, with exact ``vpdpbusd`` integer sums): per block, eight int32
 lanes each summing four products ``q_w * q_x`` (elements ``4l .. 4l + 3``),
 converted to float32 and accumulated lane by lane with one fma by the block's
 scale product ``d_w * d_x``; the lanes are then reduced with ``hsum_float_8``.
-Q4_1 adds ``sum_b m_w * s_x`` kept in a scalar beside the lanes. llamafile's
-tinyBLAS Q8_0 GEMM, which llama.cpp uses for batches of two or more rows,
-performs the same operations per output, so one kernel serves both.
+Q4_1 adds ``sum_b m_w * s_x`` kept in a scalar beside the lanes; Q5_0 is Q8_0's
+dot on the 5-bit values less 16. llamafile's tinyBLAS Q8_0 and Q5_0 GEMMs, which
+llama.cpp uses for batches of two or more rows, perform the same operations per
+output, so one kernel serves both. The three formats share one parallel loop and
+differ only in the kernel that unpacks a weight row.
 
 Outputs are computed independently, so the result of a row never depends on
 the batch or the thread count, as in ggml.
@@ -21,13 +23,15 @@ the batch or the thread count, as in ggml.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
 from psionic.backends.cpu.ggml.scalar import fma32, half_at, hsum8
 
 QK = 32
-BLOCK_BYTES = {"q4_1": 20, "q8_0": 34}
+BLOCK_BYTES = {"q4_1": 20, "q5_0": 22, "q8_0": 34}
 
 
 def quantize_q8(x: np.ndarray, with_sum: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,13 +67,28 @@ def _unpack_q4_1(row, wq, dw, mw):
 
 
 @njit(cache=True)
-def _unpack_q8_0(row, wq, dw):
+def _unpack_q8_0(row, wq, dw, mw):
+    """A Q8_0 row's int8 values and scales (no mins: ``mw`` is left untouched)."""
     for b in range(dw.shape[0]):
         at = 34 * b
         dw[b] = half_at(row, at)
         for j in range(32):
             v = np.int32(row[at + 2 + j])
             wq[32 * b + j] = v - 256 if v >= 128 else v
+
+
+@njit(cache=True)
+def _unpack_q5_0(row, wq, dw, mw):
+    """A Q5_0 row's values (5 bits less 16, element order) and scales (no mins)."""
+    for b in range(dw.shape[0]):
+        at = 22 * b
+        dw[b] = half_at(row, at)
+        qh = np.int64(row[at + 2]) | (np.int64(row[at + 3]) << 8) | (np.int64(row[at + 4]) << 16) \
+            | (np.int64(row[at + 5]) << 24)
+        for j in range(16):
+            byte = np.int32(row[at + 6 + j])
+            wq[32 * b + j] = ((byte & 15) | (np.int32((qh >> j) & 1) << 4)) - 16
+            wq[32 * b + j + 16] = ((byte >> 4) | (np.int32((qh >> (j + 16)) & 1) << 4)) - 16
 
 
 @njit(cache=True)
@@ -89,34 +108,52 @@ def lanes_dot(wq, dw, xq, xd, prod):
     return hsum8(acc)
 
 
-@njit(cache=True, parallel=True)
-def _matmul_q4_1(w, xq, xd, xs, out):
+# The format's names the loop below reads. The loop is compiled only through
+# _block_matmul, which binds both for each format; these module values are never used.
+_unpack = None
+_HAS_MINS = False
+
+
+def _block_matmul_loop(w, xq, xd, xs, out):
+    """Every weight row unpacked once (in parallel), then dotted with every activation row;
+    formats with per-block mins add ``sum_b m_w * s_x`` beside the lanes."""
     k = xq.shape[1]
     nb = k // 32
     for n in prange(w.shape[0]):
         wq = np.empty(k, np.int32)
         prod = np.empty(k, np.int32)
         dw = np.empty(nb, np.float32)
-        mw = np.empty(nb, np.float32)
-        _unpack_q4_1(w[n], wq, dw, mw)
+        mw = np.empty(nb, np.float32) if _HAS_MINS else dw  # an unused stand-in without mins
+        _unpack(w[n], wq, dw, mw)
         for m in range(xq.shape[0]):
-            summs = np.float32(0.0)
-            for b in range(nb):  # GCC contracts ggml's `summs += m * s`
-                summs = fma32(mw[b], xs[m, b], summs)
-            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod) + summs
+            dot = lanes_dot(wq, dw, xq[m], xd[m], prod)
+            if _HAS_MINS:
+                summs = np.float32(0.0)
+                for b in range(nb):  # GCC contracts ggml's `summs += m * s`
+                    summs = fma32(mw[b], xs[m, b], summs)
+                dot = dot + summs
+            out[m, n] = dot
 
 
-@njit(cache=True, parallel=True)
-def _matmul_q8_0(w, xq, xd, out):
-    k = xq.shape[1]
-    nb = k // 32
-    for n in prange(w.shape[0]):
-        wq = np.empty(k, np.int32)
-        prod = np.empty(k, np.int32)
-        dw = np.empty(nb, np.float32)
-        _unpack_q8_0(w[n], wq, dw)
-        for m in range(xq.shape[0]):
-            out[m, n] = lanes_dot(wq, dw, xq[m], xd[m], prod)
+def _block_matmul(unpack, has_mins: bool, name: str):
+    """``_block_matmul_loop`` compiled with ``unpack`` (and the mins term if ``has_mins``).
+
+    The unpack kernel is bound as a global of a copy of the loop, not captured in a
+    closure: numba keys its on-disk cache on a pickle of a closure's cells, and a pickled
+    dispatcher carries a per-process random id, so a closure over a jitted function is
+    recompiled in every process. A global is resolved at compile time instead, and the
+    copy's own name keeps one cache file per format.
+    """
+    template = _block_matmul_loop
+    scope = {**template.__globals__, "_unpack": unpack, "_HAS_MINS": has_mins}
+    loop = types.FunctionType(template.__code__, scope, name)
+    loop.__qualname__ = name
+    return njit(cache=True, parallel=True)(loop)
+
+
+_matmul_q4_1 = _block_matmul(_unpack_q4_1, True, "_matmul_q4_1")
+_matmul_q8_0 = _block_matmul(_unpack_q8_0, False, "_matmul_q8_0")
+_matmul_q5_0 = _block_matmul(_unpack_q5_0, False, "_matmul_q5_0")
 
 
 def matmul_q4_1(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -130,7 +167,16 @@ def matmul_q4_1(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def matmul_q8_0(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``x (M, K)`` times packed Q8_0 rows ``w (N, K/32*34)``: ggml's ``vec_dot_q8_0_q8_0``
     (and tinyBLAS's Q8_0 GEMM, the same operations per output)."""
-    xq, xd, _ = quantize_q8(x, with_sum=False)
+    xq, xd, xs = quantize_q8(x, with_sum=False)
     out = np.empty((x.shape[0], w.shape[0]), np.float32)
-    _matmul_q8_0(w, xq, xd, out)
+    _matmul_q8_0(w, xq, xd, xs, out)
+    return out
+
+
+def matmul_q5_0(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x (M, K)`` times packed Q5_0 rows ``w (N, K/32*22)``: ``ggml_vec_dot_q5_0_q8_0`` (and
+    tinyBLAS's Q5_0 GEMM), the same operations as Q8_0's on the 5-bit values less 16."""
+    xq, xd, xs = quantize_q8(x, with_sum=False)
+    out = np.empty((x.shape[0], w.shape[0]), np.float32)
+    _matmul_q5_0(w, xq, xd, xs, out)
     return out

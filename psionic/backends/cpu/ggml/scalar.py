@@ -21,22 +21,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
+
+from psionic.backends.cpu.simd import llvm_fma
 
 _F32 = ir.FloatType()
 
-
-@intrinsic
-def fma32(typingctx, a, b, c):
-    """``a * b + c`` in float32 with a single rounding."""
-
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(_F32, [_F32, _F32, _F32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.f32")
-        return builder.call(fn, args)
-
-    return types.float32(types.float32, types.float32, types.float32), codegen
+fma32 = llvm_fma(types.float32, "f32", "``a * b + c`` in float32 with a single rounding.")
 
 
 @intrinsic
