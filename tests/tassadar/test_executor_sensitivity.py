@@ -18,7 +18,7 @@ from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 
 from .straightline import straight_line
-from .test_executor_frames import CALLS, WIDE_FRAMES
+from .test_executor_frames import CALLS, HUGE_FRAMES
 from .test_executor_memory import MEMORY_HELD_OUT
 
 COND = ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
@@ -46,8 +46,8 @@ CALL_PROGRAMS = [
     *((CALLS["indirect"][0], (i,)) for i in (0, 1, 2, 5)),  # call_indirect and its traps
     (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=3)),  # the depth bound, low field
     (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=4097)),  # and its high field
-    # refused at depth 26, where the frame base (976) is in range but the callee's frame is not
-    (WIDE_FRAMES, (25,), Limits(max_steps=2000), (), "exact range"),
+    # refused at depth 34, where the frame base (32,703) is in range but the callee's frame is not
+    (HUGE_FRAMES, (40,), Limits(max_steps=400), (), "exact range"),
 ]
 PROGRAMS = CALL_PROGRAMS + [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.sub))',

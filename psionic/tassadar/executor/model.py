@@ -33,7 +33,7 @@ from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:566e8a9486fae2cee07e45927dda810618c37e57522901d748d544643c2c6152"
+WEIGHTS_DIGEST = "sha256:9a7ca7161fd61f33f7ca37685036c22f6c7603fcbfec319fba29975e4a92d65b"
 FORMAT = "psionic.tassadar.executor.v1"
 # which axis of each tensor runs over the residual features
 _FEATURE_AXIS = {"embedding": 1, "unembedding.weight": 1, "wq": 2, "wk": 2, "wv": 2, "wo": 1,
