@@ -223,3 +223,25 @@ def test_recursion_past_depth_8191_returns_exactly() -> None:
     ref = Machine(program.program).run("run", [9_000])
     out = decode_compiled(program, "run", [9_000], [], None, "hull")
     assert list(out.tokens) == list(ref.tokens) and out.result == ref.result == (9_000,)
+
+
+def _chain(n: int) -> str:
+    """``n`` functions, each calling the next one slot up; the last one's frame holds 3 slots."""
+    funcs = "".join(f'(func $f{i} (param i32) (result i32) local.get 0 call $f{i + 1}) '
+                    for i in range(n - 1))
+    return (f'(module {funcs}(func $f{n - 1} (param i32) (result i32) local.get 0) '
+            f'(func (export "run") (result i32) i32.const 5 call $f0))')
+
+
+def test_the_reach_of_a_long_chain_of_calls_is_its_frame_steps_plus_the_last_frame() -> None:
+    n = 1_100  # a chain longer than Python's recursion limit
+    program = load_wat(_chain(n))
+    assert lay_out(program.program, n, [], 50_000_000).stack_slots == (n - 1) + 3
+
+
+@pytest.mark.slow
+def test_a_long_chain_of_calls_decodes_exactly() -> None:
+    program = load_wat(_chain(1_100))  # 100,000 prompt tokens: 3,300 records
+    ref = Machine(program.program).run("run", [])
+    out = decode_compiled(program, "run", [], [], None, "hull")
+    assert list(out.tokens) == list(ref.tokens) and out.result == (5,)

@@ -139,33 +139,37 @@ def frame_reach(program: Program, entry: int, layout: CallLayout, max_depth: int
     """Frame slots a run of ``entry`` can occupy (above its frame base 0): the longest chain of
     frames when no function can reach itself, else the depth bound times the largest frame
     step plus the largest frame (a call past the bound traps before its frame exists)."""
-    slots: dict[int, int] = {}
-    active: set[int] = set()
+    calls: dict[int, list[tuple[int, int]]] = {}  # function -> (frame step D, callee) per call
+    order: list[int] = []  # callees before their callers (depth-first, post-order)
+    state: dict[int, int] = {entry: 0}  # 0: on the current path, 1: done
+    stack = [(entry, iter(_calls(program, entry, layout, calls)))]
+    while stack:
+        f, pending = stack[-1]
+        callee = next(pending, None)
+        if callee is None:
+            stack.pop()
+            state[f] = 1
+            order.append(f)
+        elif callee not in state:
+            state[callee] = 0
+            stack.append((callee, iter(_calls(program, callee, layout, calls))))
+        elif state[callee] == 0:  # recursion: as deep as the bound lets it go
+            step = max(layout.deltas.values(), default=0)
+            return min(max_depth, L.MAX_DEPTH) * step + max(layout.frame_slots.values())
+    reach: dict[int, int] = {}
+    for f in order:
+        own = layout.frame_slots[program.function(f).pc]
+        reach[f] = max([own] + [d + reach[g] for d, g in calls[f]])
+    return reach[entry]
 
-    def longest(f: int) -> int | None:
-        if f in slots:
-            return slots[f]
-        if f in active:
-            return None  # recursion: the chain is as long as the depth bound lets it be
-        active.add(f)
-        start = program.function(f).pc
-        best = layout.frame_slots[start]
-        for i, op in enumerate(_body(program, f)):
-            if op.name in ("call", "call_indirect"):
-                for callee in _callees(program, op):
-                    deeper = longest(callee)
-                    if deeper is None:
-                        return None
-                    best = max(best, layout.deltas[start + i] + deeper)
-        active.discard(f)
-        slots[f] = best
-        return best
 
-    exact = longest(entry)
-    if exact is not None:
-        return exact
-    step = max(layout.deltas.values(), default=0)
-    return min(max_depth, L.MAX_DEPTH) * step + max(layout.frame_slots.values())
+def _calls(program: Program, f: int, layout: CallLayout,
+           calls: dict[int, list[tuple[int, int]]]) -> list[int]:
+    """The callees of ``f``; records ``(D, callee)`` of each of its calls in ``calls``."""
+    start = program.function(f).pc
+    calls[f] = [(layout.deltas[start + i], g) for i, op in enumerate(_body(program, f))
+                if op.name in ("call", "call_indirect") for g in _callees(program, op)]
+    return [g for _, g in calls[f]]
 
 
 def call_fields(program: Program, op: Op, nl: int, layout: CallLayout, max_depth: int) -> Fields:
