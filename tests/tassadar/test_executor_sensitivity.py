@@ -146,7 +146,8 @@ PRECISION_ONLY = {"header_mem_center", "header_st_center"}
 # other head runs in the slow suite, as its first broken program lies further down the list
 EARLY_BREAKING = {
     "count_marks", "fr_frame_entry", "fr_frame_return", "fr_latest_mark", "fr_snap_frame",
-    "fr_sum_frames", "header_mem_scale", "header_rec_base", "header_steps_lo", "latest_mark",
+    "fr_snap_rest", "fr_sum_frames", "header_mem_scale", "header_rec_base", "header_st_scale",
+    "header_st_slots_lo", "header_steps_lo", "latest_mark",
     "latest_target", "next_record_cond", "next_record_op", "previous_token", "record_after",
     "record_dst", "record_fr_d", "record_fr_ret", "record_fr_stale", "record_imm", "record_kind",
     "record_mem_off_lo", "record_mul", "record_src_a", "record_src_b", "record_width",
