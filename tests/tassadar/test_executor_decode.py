@@ -176,7 +176,7 @@ DECODED = {"ackermann", "bigfact_c", "binary_search_c", "bit_counts", "bit_trick
            "sieve_c", "signed_division", "start_function", "straight_rounds_i32", "straight_rounds_i64", "strings_c",
            "sudoku_c", "sudoku_inkala_c", "sum_loop", "tee_drop_nop", "trap_div_zero",
            "trap_indirect", "trap_indirect_null", "trap_indirect_oob", "trap_input", "trap_oob",
-           "trap_overflow", "trap_unreachable", "wrap_extend"}
+           "trap_deep_recursion", "trap_overflow", "trap_unreachable", "wrap_extend"}
 # too long for the O(n) decode: ackermann (101k tokens) is compared in hull mode
 # (test_executor_frames), compare_all (1,517 tokens after a 1,000-token prompt: it calls) in
 # test_executor_compare64, fib_c (1.4M) in compiled hull mode (test_executor_compiled, slow)

@@ -8,6 +8,7 @@ from psionic.core.errors import Refusal, UnsupportedOperation
 from psionic.tassadar.executor.call_records import reachable
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.decode import decode_linear
+from psionic.tassadar.executor.prompt import lay_out
 from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
@@ -90,20 +91,58 @@ def test_corpus_recursion_traps_on_the_depth_bound() -> None:
     assert list(out.tokens) == list(ref.tokens) and out.trap == "call_depth_exceeded"
 
 
-# 40 slots of declared locals per frame: the 999 stack slots hold 24 frames
-WIDE_FRAMES = ('(module (func $down (param i32) (result i32) (local i64 i64 i64 i64 i64 i64 i64 '
-               'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 '
-               'i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) local.get 0 i32.eqz if (result i32) '
-               'i32.const 0 else local.get 0 i32.const 1 i32.sub call $down end) (func (export '
-               '"run") (param i32) (result i32) local.get 0 call $down))')
+def wide_frames(locals_: int) -> str:
+    """Recursion ``arg`` deep whose frames hold ``locals_`` declared i64 locals."""
+    return ('(module (func $down (param i32) (result i32) (local' + ' i64' * locals_ + ') '
+            'local.get 0 i32.eqz if (result i32) i32.const 0 else local.get 0 i32.const 1 '
+            'i32.sub call $down end) (func (export "run") (param i32) (result i32) local.get 0 '
+            'call $down))')
+
+
+# 41 slots per frame: 30 frames pass slot 999, where the stack range ended before the stack
+# header (stack_layout.py); 990 per frame: 34 pass the largest frame range (32,768 slots)
+WIDE_FRAMES = wide_frames(40)
+HUGE_FRAMES = wide_frames(990)
+
+
+def test_a_stack_past_slot_999_decodes_exactly() -> None:
+    _exact(WIDE_FRAMES, (30,))
 
 
 def test_a_stack_past_the_executor_range_is_refused_not_wrong() -> None:
-    _exact(WIDE_FRAMES, (20,))
-    with pytest.raises(UnsupportedOperation, match="exact range"):
-        decode_linear(load_wat(WIDE_FRAMES), "run", [30], [], None)
+    # the default step bound asks for 2^24 positions: 3,688 frame slots, passed at depth 4
+    with pytest.raises(UnsupportedOperation, match="exact range at depth 4 "):
+        decode_linear(load_wat(HUGE_FRAMES), "run", [40], [], None)
+    # a small step bound leaves the most slots, 32,768: passed at depth 34
+    with pytest.raises(UnsupportedOperation, match="exact range at depth 34 "):
+        decode_linear(load_wat(HUGE_FRAMES), "run", [40], [], Limits(max_steps=400))
     # the run's own bound first: its trap, exact
-    _exact(WIDE_FRAMES, (30,), Limits(max_call_depth=12))
+    _exact(HUGE_FRAMES, (40,), Limits(max_call_depth=3))
+
+
+def test_the_stack_header_covers_the_whole_reach_of_a_bounded_recursion() -> None:
+    program = load(WORKLOADS["trap_deep_recursion"].path).program
+    prompt = lay_out(program, 1, [], 50_000_000)
+    # 10,000 frames of one slot step and a last frame of 4: 2^21 positions keep them exact
+    assert (prompt.stack_slots, prompt.position_bound) == (10_004, 1 << 21)
+    # no recursion: the longest chain of frames (a call 3 slots up into a frame of 4), and
+    # every position
+    wat = CALLS["operands_beneath"][0]
+    prompt = lay_out(load_wat(wat).program, 1, [3, -4], 1000)
+    assert (prompt.stack_slots, prompt.position_bound) == (7, 1 << 24)
+
+
+# one slot per frame and 7 tokens per call: past depth 8,191, where the frame heads ended
+DEEP = ('(module (func $down (param i32) (result i32) local.get 0 call $down) '
+        '(func (export "run") (result i32) i32.const 0 call $down))')
+
+
+def test_recursion_past_depth_8191_traps_exactly_on_its_bound() -> None:
+    program, limits = load_wat(DEEP), Limits(max_call_depth=8_200)
+    ref = Machine(program.program, (), limits).run("run", [])
+    out = decode_compiled(program, "run", [], [], limits, "hull")
+    assert ref.trap == out.trap == "call_depth_exceeded"
+    assert list(out.tokens) == list(ref.tokens)
 
 
 def test_calling_the_entry_function_is_refused() -> None:
@@ -158,6 +197,51 @@ def test_call_workloads_decode_exactly_in_hull_mode(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mutual_recursion", "call_indirect_ops", "ackermann"])
+@pytest.mark.parametrize("name", ["mutual_recursion", "call_indirect_ops", "ackermann",
+                                  "trap_deep_recursion"])
 def test_long_call_workloads_decode_exactly_in_hull_mode(name: str) -> None:
     test_call_workloads_decode_exactly_in_hull_mode(name)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)  # the O(n) decode of 170,000 tokens after a 200-token prompt
+def test_deep_recursion_decodes_exactly_in_linear_mode() -> None:
+    w = WORKLOADS["trap_deep_recursion"]
+    program = load(w.path)
+    ref = Machine(program.program).run(w.entry, list(w.args))
+    out = decode_compiled(program, w.entry, list(w.args), [], None, "linear")
+    assert list(out.tokens) == list(ref.tokens)
+    assert (out.result, out.trap) == (ref.result, ref.trap) == ((), "call_depth_exceeded")
+
+
+@pytest.mark.slow
+def test_recursion_past_depth_8191_returns_exactly() -> None:
+    wat = ('(module (func $f (param i32) (result i32) local.get 0 i32.eqz if (result i32) '
+           'i32.const 0 else local.get 0 i32.const 1 i32.sub call $f i32.const 1 i32.add end) '
+           '(func (export "run") (param i32) (result i32) local.get 0 call $f))')
+    program = load_wat(wat)
+    ref = Machine(program.program).run("run", [9_000])
+    out = decode_compiled(program, "run", [9_000], [], None, "hull")
+    assert list(out.tokens) == list(ref.tokens) and out.result == ref.result == (9_000,)
+
+
+def _chain(n: int) -> str:
+    """``n`` functions, each calling the next one slot up; the last one's frame holds 3 slots."""
+    funcs = "".join(f'(func $f{i} (param i32) (result i32) local.get 0 call $f{i + 1}) '
+                    for i in range(n - 1))
+    return (f'(module {funcs}(func $f{n - 1} (param i32) (result i32) local.get 0) '
+            f'(func (export "run") (result i32) i32.const 5 call $f0))')
+
+
+def test_the_reach_of_a_long_chain_of_calls_is_its_frame_steps_plus_the_last_frame() -> None:
+    n = 1_100  # a chain longer than Python's recursion limit
+    program = load_wat(_chain(n))
+    assert lay_out(program.program, n, [], 50_000_000).stack_slots == (n - 1) + 3
+
+
+@pytest.mark.slow
+def test_a_long_chain_of_calls_decodes_exactly() -> None:
+    program = load_wat(_chain(1_100))  # 100,000 prompt tokens: 3,300 records
+    ref = Machine(program.program).run("run", [])
+    out = decode_compiled(program, "run", [], [], None, "hull")
+    assert list(out.tokens) == list(ref.tokens) and out.result == (5,)

@@ -18,7 +18,7 @@ from psionic.tassadar.ingress import load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 
 from .straightline import straight_line
-from .test_executor_frames import CALLS, WIDE_FRAMES
+from .test_executor_frames import CALLS, HUGE_FRAMES
 from .test_executor_memory import MEMORY_HELD_OUT
 
 COND = ('(module (func (export "run") (param i32) (result i32) local.get 0 if (result i32) '
@@ -49,8 +49,8 @@ CALL_PROGRAMS = [
     *((CALLS["indirect"][0], (i,)) for i in (0, 1, 2, 5)),  # call_indirect and its traps
     (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=3)),  # the depth bound, low field
     (CALLS["recursive_sum"][0], (4,), Limits(max_call_depth=4097)),  # and its high field
-    # refused at depth 26, where the frame base (976) is in range but the callee's frame is not
-    (WIDE_FRAMES, (25,), Limits(max_steps=2000), (), "exact range"),
+    # refused at depth 34, where the frame base (32,703) is in range but the callee's frame is not
+    (HUGE_FRAMES, (40,), Limits(max_steps=400), (), "exact range"),
 ]
 PROGRAMS = CALL_PROGRAMS + [straight_line(seed)[:2] for seed in range(8)] + [
     ('(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 i32.sub))',
@@ -141,16 +141,18 @@ def test_the_unmodified_model_is_exact() -> None:
     assert _all_exact(Model.load())
 
 
-# the centre of the memory keys is a precision device: without it the programs above stay exact,
-# but keys leave the exact float64 range (test_executor_memory tests that instead)
-PRECISION_ONLY = {"header_mem_center"}
+# the centres of the memory and stack keys are precision devices: without them the programs above
+# stay exact, but keys leave the exact float64 range (test_executor_memory and
+# test_executor_stack_layout test that instead)
+PRECISION_ONLY = {"header_mem_center", "header_st_center"}
 
 
 # heads whose deletion shows on one of the first programs (about a second each); deleting any
 # other head runs in the slow suite, as its first broken program lies further down the list
 EARLY_BREAKING = {
     "count_marks", "fr_frame_entry", "fr_frame_return", "fr_latest_mark", "fr_snap_frame",
-    "fr_sum_frames", "header_mem_scale", "header_rec_base", "header_steps_lo", "latest_mark",
+    "fr_snap_rest", "fr_sum_frames", "header_mem_scale", "header_rec_base", "header_st_scale",
+    "header_st_slots_lo", "header_steps_lo", "latest_mark",
     "latest_target", "next_record_cond", "next_record_op", "previous_token", "record_after",
     "record_dst", "record_fr_d", "record_fr_ret", "record_fr_stale", "record_imm", "record_kind",
     "record_mem_off_lo", "record_mul", "record_src_a", "record_src_b", "record_width",

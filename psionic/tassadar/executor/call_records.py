@@ -128,6 +128,50 @@ def _delta(program: Program, op: Op, nl: int) -> int:
     return nl + op.height - (op.name == "call_indirect") - _params(program, op)
 
 
+def _callees(program: Program, op: Op) -> list[int]:
+    if op.name == "call":
+        return [op.args[0]]
+    want = program.module.types[op.args[0]]
+    return [f for f in _table(program) if f is not None and program.module.func_type(f) == want]
+
+
+def frame_reach(program: Program, entry: int, layout: CallLayout, max_depth: int) -> int:
+    """Frame slots a run of ``entry`` can occupy (above its frame base 0): the longest chain of
+    frames when no function can reach itself, else the depth bound times the largest frame
+    step plus the largest frame (a call past the bound traps before its frame exists)."""
+    calls: dict[int, list[tuple[int, int]]] = {}  # function -> (frame step D, callee) per call
+    order: list[int] = []  # callees before their callers (depth-first, post-order)
+    state: dict[int, int] = {entry: 0}  # 0: on the current path, 1: done
+    stack = [(entry, iter(_calls(program, entry, layout, calls)))]
+    while stack:
+        f, pending = stack[-1]
+        callee = next(pending, None)
+        if callee is None:
+            stack.pop()
+            state[f] = 1
+            order.append(f)
+        elif callee not in state:
+            state[callee] = 0
+            stack.append((callee, iter(_calls(program, callee, layout, calls))))
+        elif state[callee] == 0:  # recursion: as deep as the bound lets it go
+            step = max(layout.deltas.values(), default=0)
+            return min(max_depth, L.MAX_DEPTH) * step + max(layout.frame_slots.values())
+    reach: dict[int, int] = {}
+    for f in order:
+        own = layout.frame_slots[program.function(f).pc]
+        reach[f] = max([own] + [d + reach[g] for d, g in calls[f]])
+    return reach[entry]
+
+
+def _calls(program: Program, f: int, layout: CallLayout,
+           calls: dict[int, list[tuple[int, int]]]) -> list[int]:
+    """The callees of ``f``; records ``(D, callee)`` of each of its calls in ``calls``."""
+    start = program.function(f).pc
+    calls[f] = [(layout.deltas[start + i], g) for i, op in enumerate(_body(program, f))
+                if op.name in ("call", "call_indirect") for g in _callees(program, op)]
+    return [g for _, g in calls[f]]
+
+
 def call_fields(program: Program, op: Op, nl: int, layout: CallLayout, max_depth: int) -> Fields:
     """The record of a ``call`` or ``call_indirect`` in a function with ``nl`` locals."""
     # past MAX_DEPTH frames, or a callee frame past MAX_SLOTS, the executor stops with
@@ -139,9 +183,7 @@ def call_fields(program: Program, op: Op, nl: int, layout: CallLayout, max_depth
     if op.name == "call":
         callee = program.function(op.args[0]).pc
         return {**fields, "target": callee, "fr_need": layout.frame_slots[callee]}
-    want = m.types[op.args[0]]
-    needs = [layout.frame_slots.get(program.function(f).pc, 0) for f in _table(program)
-             if f is not None and m.func_type(f) == want]
+    needs = [layout.frame_slots.get(program.function(f).pc, 0) for f in _callees(program, op)]
     fields["fr_need"] = max(needs, default=0)
     # the index slot, relative to the callee's frame (fp already moved at this token)
     return {**fields, "src_c": _params(program, op), "tlen": len(_table(program)),
@@ -163,11 +205,11 @@ def frame_fields(op: Op, params: int, nl: int, is_entry: bool) -> Fields:
 
 
 def check_capacity(steps: Sequence[object], end: str, entry_pc: int, layout: CallLayout,
-                   max_depth: int, depth0: int = 0) -> None:
+                   max_depth: int, slots: int, depth0: int = 0) -> None:
     """Refuse a run that the executor stopped at the end of its exact range.
 
-    The stack heads address ``L.MAX_SLOTS`` slots and the frame heads ``L.MAX_DEPTH``
-    frames. A call whose frame would pass either ends the decoded trace with
+    The stack heads address the ``slots`` frame slots of the prompt's stack header
+    (``stack_layout.py``) and the frame heads ``L.MAX_DEPTH`` frames. A call whose frame would pass either ends the decoded trace with
     ``call_depth_exceeded`` (every token before it was computed within the range); when
     the run's own depth bound was not reached there, that trap is the executor's limit,
     not the program's, and the run is refused."""
@@ -184,5 +226,5 @@ def check_capacity(steps: Sequence[object], end: str, entry_pc: int, layout: Cal
             and depth + 1 < max_depth:
         raise UnsupportedOperation(
             f"the run's call stack passed the executor's exact range at depth {depth + 1} "
-            f"(it holds {L.MAX_DEPTH} frames and {L.MAX_SLOTS} stack slots); a lower "
+            f"(it holds {L.MAX_DEPTH} frames and, for this run, {slots} frame slots); a lower "
             "--max-call-depth ends the run with call_depth_exceeded first", depth=depth + 1)

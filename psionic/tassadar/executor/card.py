@@ -65,8 +65,10 @@ def model_card() -> str:
         "(`unsupported_opcode` naming the first uncovered opcode, or `unsupported_operation` "
         "for start functions that call or that the entry also runs, instantiation traps, calls of the entry function, host imports "
         "in the table, more than two results or the size bounds), and a run whose call stack "
-        f"passes the executor's exact range ({L.MAX_SLOTS} stack slots, {L.MAX_DEPTH} frames) "
-        "when it gets there. The covered lowered opcodes:",
+        f"passes the executor's exact range ({L.MAX_DEPTH} frames; the frame slots the "
+        "prompt's stack header covers, at least 3,688 and the whole reach of the frames "
+        "where that leaves the run 2^21 positions) when it gets there. The covered lowered "
+        "opcodes:",
         "",
         ", ".join(f"`{name}`" for name in COVERED) + ".",
         "",

@@ -2,7 +2,7 @@
 
 Nothing here depends on a program. The program, the arguments and the step
 bound arrive in the prompt (``prompt.py``); these weights read them with
-attention. Nine layers, each hard-max/uniform attention (possibly none) then a
+attention. Eleven layers, each hard-max/uniform attention (possibly none) then a
 ReGLU feed-forward block (the call depth and frame base of ``frames.py`` ride
 along in layers 1 to 3):
 
@@ -13,8 +13,9 @@ along in layers 1 to 3):
 3. *what is this step*: the record of pc, three fields of the record of
    pc + 1, the next input byte; then the indicators the dispatch needs;
    the frame records (``frames.py``);
-   (two frame layers) the frame base as a prefix sum, then exact; the stack
-   address each payload byte writes (the key of the latest-write heads);
+   (four frame layers) the frame base as a prefix sum, then exact in two
+   reads; the stack address each payload byte writes, centred and squared;
+   both times the stack header's recency scale (the latest-write heads' key);
 4. *operands*: the latest write to each operand byte (byte j, and whole i32
    operands), the next step's condition; bits, sign bits, column products,
    functions of a shift count, the branch-table index;
@@ -31,7 +32,7 @@ generated from them (``card.py``).
 
 >>> w = build()
 >>> len(w.circuit.layers), w.embedding.shape[0] == w.unembedding.shape[0] + 4865
-(9, True)
+(11, True)
 """
 
 from __future__ import annotations
@@ -163,25 +164,23 @@ def _what(c: Circuit) -> None:
 
 def _keys_and_indicators(c: Circuit, lay: Layer) -> None:
     c.feature("sa", "stack byte address this token writes (-1: none)")
-    c.feature("sa2", "its square")
+    c.feature("st_ac", "that address minus the centre of the stack keys (0: none)")
+    c.feature("st_ac2", "its square (1: none)")
     for name in ("at_end", "first", *(f"is_{k}" for k in L.KINDS[1:]), "has_after", "limit",
                  "jumps_now", "exhausted"):
         c.feature(name, "0/1 indicator")
-    init_gate = {"pos": 1.0, "one": -float(L.STACK_BASE) - L.POS_GATE, "is_init": L.POS_GATE}
-    init_addr = {"pos": 1.0, "one": -float(L.STACK_BASE)}
     # payload bytes write frame slots: their keys wait for the exact frame base
-    # (frames.payload_keys, in the second frame layer)
-    lay.unit(init_gate, {"one": 1.0}, {"sa": 1.0},
-             f"an initial stack byte at position p writes p - {L.STACK_BASE}")
-    lay.unit(init_gate, init_addr, {"sa2": 1.0}, "... and its square")
-    g_addr = {"pos": 1.0, "gbase": -1.0, "one": 8.0 * L.GLOBAL_SLOT}
-    g_gate = _add(g_addr, {"one": -L.POS_GATE, "is_ginit": L.POS_GATE})
-    lay.unit(g_gate, {"one": 1.0}, {"sa": 1.0},
-             "an initial global byte at position p writes 8 * 1000 + p - gbase")
-    lay.unit(g_gate, g_addr, {"sa2": 1.0}, "... and its square")
+    # (frames.payload_keys, in the third frame layer)
+    frames.address_units(lay, {"pos": 1.0, "one": 8.0 * L.FRAME_ORIGIN - float(L.STACK_BASE)},
+                         {"one": -L.POS_GATE, "is_init": L.POS_GATE},
+                         f"an initial stack byte at position p writes 8 * {L.FRAME_ORIGIN} + p - "
+                         f"{L.STACK_BASE}")
+    frames.address_units(lay, {"pos": 1.0, "gbase": -1.0, "one": 8.0 * L.GLOBAL_SLOT},
+                         {"one": -L.POS_GATE, "is_ginit": L.POS_GATE},
+                         "an initial global byte at position p writes 8 * 1000 + p - gbase")
     lay.unit({"one": 1.0}, {"one": 1.0, "is_init": -1.0, "is_pay": -1.0, "is_ginit": -1.0},
-             {"sa": -1.0, "sa2": 1.0},
-             "every other token writes nowhere: address -1 (below every query)")
+             {"sa": -1.0, "st_ac2": 1.0},
+             "every other token writes nowhere: address -1, key (0, -S + pos) below every write")
     big = L.POS_GATE
     _hat(lay, _add(J, {"f_width": -1.0, "m_fall": -big, "is_tgt": -big}), "at_end",
          "at_end = [j == width]: the step has written its bytes")
@@ -225,7 +224,7 @@ def _operands(c: Circuit) -> None:
     c.feature("opb", "byte j of stack slot src_b (latest write)")
     c.feature("T", "the id of the next token")
     lay = c.layer()
-    key = ({"sa": 2.0 * L.RECENCY}, {"sa2": -L.RECENCY, "pos": 1.0})
+    key = frames.STACK_KEY
     c.feature("fr_opa_pos", "position of the latest write of byte j of src_a")
     # slots are frame-relative: fr_off_* adds the frame base (frames.py)
     c.feature("fr_opa_sa", "the stack byte address of that write (another one when the byte "
@@ -234,22 +233,23 @@ def _operands(c: Circuit) -> None:
                                                  ("sa", "fr_opa_sa"))),
                              ("opb", "f_src_b", (("val", "opb"),))):
         shift = {"pair_r": 4.0} if name == "opa" else {}
-        lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J, shift),
-                                   {"one": 1.0}),
+        lay.head(f"stack_{name}", (_add({src: 8.0, f"fr_off_{src[2:]}": 8.0}, J, shift,
+                                        frames.CENTRE), {"one": 1.0}),
                  key, reads,
-                 f"latest write to stack byte 8*{src[2:]} + j: score M(2 a q - a^2) + pos, "
-                 "maximal at a = q, newest first")
+                 f"latest write to stack byte 8*{src[2:]} + j: score S(2 a' q' - a'^2) + pos "
+                 "(centred addresses), maximal at a = q, newest first")
     for k in range(8):
         for side, src in (("a", "f_src_a"), ("c", "f_src_c")):
             c.feature(f"{side}{k}", f"byte {k} of stack slot {src[2:]} (latest write)")
-            lay.head(f"stack_{side}{k}", ({src: 8.0, f"fr_off_{src[2:]}": 8.0, "one": float(k)},
-                                          {"one": 1.0}), key,
+            lay.head(f"stack_{side}{k}", ({src: 8.0, f"fr_off_{src[2:]}": 8.0, "one": float(k),
+                                           **frames.CENTRE}, {"one": 1.0}), key,
                      (("val", f"{side}{k}"),), f"latest write to stack byte 8*{src[2:]} + {k} "
                      "(whole operands: comparisons, conditions, products)")
     c.feature("nonzero_next", "[the next step's condition (slot nsrc_c) != 0] as i32")
     for k in range(4):
         c.feature(f"nc{k}", f"byte {k} of the next step's condition slot (latest write)")
-        lay.head(f"stack_nc{k}", ({"f_nsrc_c": 8.0, "fr_fp": 8.0, "one": float(k)}, {"one": 1.0}), key,
+        lay.head(f"stack_nc{k}", ({"f_nsrc_c": 8.0, "fr_fp": 8.0, **frames.CENTRE,
+                                   "one": float(k + 8 * L.FRAME_ORIGIN)}, {"one": 1.0}), key,
                  (("val", f"nc{k}"),), f"latest write to stack byte 8*nsrc_c + {k}: the condition "
                  "that picks the next opcode token (if.then/if.else, br_if.taken/fallthrough)")
     _step(lay, {f"nc{k}": 1.0 for k in range(4)}, "nonzero_next",
@@ -548,9 +548,10 @@ def build_circuit() -> Circuit:
     _where(c)
     _which(c)
     _what(c)
-    total, exact = frames.frame_layers(c)
+    total, _, based = frames.frame_layers(c)
     _pair_offsets(c, total)
-    frames.payload_keys(exact, J)
+    frames.payload_keys(based, J)
+    frames.scale_keys(c)
     _operands(c)
     return c
 

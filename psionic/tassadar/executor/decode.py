@@ -35,6 +35,7 @@ from psionic.tassadar.outcome import Outcome
 
 PAGE = 65536
 DEFAULT_MAX_STEPS = 50_000_000
+DEFAULT_MAX_CALL_DEPTH = 10_000  # the reference interpreter's default bound
 MAX_STEP_TOKENS = 18  # the longest covered step: opcode, 16 moved or written bytes, a target
 
 
@@ -82,7 +83,8 @@ def generate(model: Model, prompt: Sequence[int], max_tokens: int,
             return Generation(out, fed - started, time.perf_counter() - fed)
         x = session.feed(token)
     raise UnsupportedOperation(f"the executor emitted {max_tokens} tokens without halting (the step "
-                               f"bound's worth, or its {L.MAX_POSITION} positions)")
+                               "bound's worth, or the positions its memory and stack keys order "
+                               "exactly)")
 
 
 def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int],
@@ -104,9 +106,9 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
     if len(args) != len(ftype.params):
         raise InvalidInput(f"entry takes {len(ftype.params)} argument(s), got {len(args)}")
     max_steps = getattr(limits, "max_steps", DEFAULT_MAX_STEPS)
+    max_depth = getattr(limits, "max_call_depth", DEFAULT_MAX_CALL_DEPTH)
     prompt = lay_out(program.program, index, args, max_steps,
-                     getattr(limits, "max_memory_pages", None), inputs,
-                     getattr(limits, "max_call_depth", L.MAX_DEPTH))
+                     getattr(limits, "max_memory_pages", None), inputs, max_depth)
     model = model or default_model()
     # a step is at most MAX_STEP_TOKENS tokens, and the model traps when the bound is spent
     budget = min(prompt.position_bound - len(prompt.tokens),
@@ -115,8 +117,8 @@ def decode_linear(program: LoadedProgram, entry: str | None, args: Sequence[int]
            else generate(model, prompt.tokens, budget, MODES[attention]))
     tokens = gen.tokens
     trace = tr.decode(tokens)
-    check_capacity(trace.steps, trace.end, prompt.entry_pc, prompt.calls,
-                   getattr(limits, "max_call_depth", L.MAX_DEPTH), int(prompt.begins_in_start))
+    check_capacity(trace.steps, trace.end, prompt.entry_pc, prompt.calls, max_depth,
+                   prompt.stack_slots, int(prompt.begins_in_start))
     trap = None if trace.end == tr.HALT else trace.end
     result: tuple[int, ...] = ()
     if trap is None:

@@ -12,8 +12,18 @@ sums carry the call structure, because the trace itself names no frame:
 - **frame base** ``fp``: ``+D`` on a call's opcode token (its record's
   ``fr_d``), ``-D`` on the target token of a return (the record read there is
   the one of the return pc minus one: the call's), summed by a uniform head in
-  the first added layer and made exact the same way in the second (the prompt
-  is longer than the stack is deep).
+  the first added layer and made exact in two reads: the position nearest
+  ``fp / 64`` gives ``h`` (second added layer), the position nearest
+  ``fp - 64 h + 40`` gives ``l + 40`` with ``|l| <= 32`` (third), and
+  ``fp = 64 h + l``; the prompt is padded past ``slots / 64`` and 80
+  positions, not past the whole stack.
+
+Frame slot ``s`` is stack slot ``FRAME_ORIGIN + fp + s``: the frames lie above
+the sink (999) and the globals (1000..1399), so the frame range can grow with
+the prompt's stack header (``stack_layout.py``). Every token that writes a
+stack byte ``a`` carries ``a`` (read back by the stack heads), ``a' = a - c``
+and ``a'^2``; a fourth added layer scales the last two by the header's ``S``
+into the stack heads' key ``(2 S a', -S a'^2 + pos)``.
 
 Each call's opcode token is a frame record keyed by its depth ``d``
 (key ``(2 M d, -M d^2 + pos)``): a return reads the newest one of depth
@@ -45,6 +55,11 @@ INPUTS = {
 }
 B = L.POS_GATE  # outweighs any position, depth, slot or record field
 RELATIVE = ("src_a", "src_b", "src_c", "dst")  # record slots below L.SINK_SLOT are frame-relative
+POSITION_KEY = ({"pos": 2.0}, {"pos2": -1.0})  # score 2 x pos - pos^2: largest at pos = round(x)
+CENTRE = {"st_center": -float(L.STACK_CENTER_UNIT)}  # minus the centre of the stack keys
+# the exact frame base in the layer of the second read: 64 h + (l + 40) - 40
+FP = {"fr_fp_hi": float(L.FP_SNAP), "fr_fp_lo": 1.0, "one": -float(L.FP_SNAP_OFFSET)}
+SLOTS = {"st_slots_lo": 1.0, "st_slots_hi": float(L.NUM_LIMIT)}
 
 
 def embed(e: np.ndarray, idx: dict[str, int]) -> None:
@@ -82,6 +97,16 @@ def where(c: Circuit, lay: Layer) -> None:
              "hard-max on (is_mark, pos): whether the newest opcode token is return or end")
     lay.unit({"pos": 1.0, "one": 1.0}, {"fr_mean_depth": 1.0}, {"fr_depth_approx": 1.0},
              "fr_depth_approx = (pos + 1) * fr_mean_depth")
+    docs = {"st_scale": "recency scale S of the stack keys, divided by 8192",
+            "st_center": "centre of the stack keys' byte addresses, divided by 64",
+            "st_slots_lo": "frame slots the stack keys cover, mod 4096",
+            "st_slots_hi": "frame slots the stack keys cover, // 4096"}
+    for name in L.STACK_HEADER:
+        at = L.STACK_HEADER_AT[name]
+        c.feature(name, f"{docs[name]} (header field {at})")
+        lay.head(f"header_{name}", ({"one": float(at)}, {"one": 1.0}), POSITION_KEY,
+                 (("val", name),), f"reads the prompt token at position {at} (score 2*{at}*pos - "
+                 "pos^2)")
 
 
 def which(c: Circuit, lay: Layer) -> None:
@@ -138,61 +163,106 @@ def what(c: Circuit, lay: Layer, current: dict[str, float]) -> None:
               f"fr_rel_{name} = [{L.SINK_SLOT} - {name} >= 1]")
 
 
-def frame_layers(c: Circuit) -> tuple[Layer, Layer]:
-    """Two added layers: the frame base as a prefix sum, then exact; the absolute slots."""
+def frame_layers(c: Circuit) -> tuple[Layer, Layer, Layer]:
+    """Three added layers: the frame base as a prefix sum; its 64th part, exact; the
+    remainder, exact, and with it the frame base, the absolute slots and the range check."""
     c.feature("fr_mean_dd", "mean of fr_dd over the prefix")
     c.feature("fr_fp_approx", "the frame base (prefix sum of fr_dd), up to rounding")
-    c.feature("fr_fp", "the frame base: the slot of the current frame's first local")
+    c.feature("fr_fp_hi", "h: the integer nearest fr_fp_approx / 64")
+    c.feature("fr_fp_lo", "l + 40: the frame base is 64 h + l")
+    c.feature("fr_fp", "the frame base: the current frame's first local is stack slot "
+              f"{L.FRAME_ORIGIN} + fp")
     total = c.layer()
     total.head("fr_sum_frames", ({}, {}), ({}, {}), (("fr_dd", "fr_mean_dd"),),
                "uniform attention over the prefix: the mean of fr_dd", kind="uniform")
     total.unit({"pos": 1.0, "one": 1.0}, {"fr_mean_dd": 1.0}, {"fr_fp_approx": 1.0},
                "fr_fp_approx = (pos + 1) * fr_mean_dd")
     exact = c.layer()
-    exact.head("fr_snap_frame", ({"fr_fp_approx": 1.0}, {"one": 1.0}),
-               ({"pos": 2.0}, {"pos2": -1.0}), (("pos", "fr_fp"),),
-               "reads the position nearest fr_fp_approx: the exact frame base (the prompt "
-               "has more positions than the stack has slots)")
-    for name in ("src_a", "src_b", "src_c"):
-        c.feature(f"fr_off_{name}", f"fp when {name} is frame-relative, else 0")
-        exact.unit({"fr_fp": 1.0, f"fr_rel_{name}": B, "one": -B}, {"one": 1.0},
-                   {f"fr_off_{name}": 1.0}, f"fr_off_{name} = fp [{name} is frame-relative]")
-    c.feature("fr_full", "[fp + need > MAX_SLOTS]: the callee's frame would pass the stack range")
-    _step(exact, {"fr_fp": 1.0, "f_fr_need": 1.0, "one": -float(L.MAX_SLOTS)}, "fr_full",
-          f"fr_full = [fp + need - {L.MAX_SLOTS} >= 1] (fp is the callee's at a call token)")
+    exact.head("fr_snap_frame", ({"fr_fp_approx": 1.0 / L.FP_SNAP}, {"one": 1.0}), POSITION_KEY,
+               (("pos", "fr_fp_hi"),),
+               f"reads the position nearest fr_fp_approx / {L.FP_SNAP}: h (the prompt is padded "
+               f"past slots / {L.FP_SNAP})")
     g = L.GATE
     exact.unit({"at_end": g, "jumps_now": g, "f_fr_ret": g, "one": 1.0 - 3 * g},
                {"fr_r_tgt": 1.0, "fr_r_n": 1.0, "fr_r_ntgt": -1.0}, {"T": 1.0},
                "a callee's return, its bytes written: T = p<tgt + n - n_tgt of its call>")
-    return total, exact
+    based = c.layer()
+    based.head("fr_snap_rest", ({"fr_fp_approx": 1.0, "fr_fp_hi": -float(L.FP_SNAP),
+                                 "one": float(L.FP_SNAP_OFFSET)}, {"one": 1.0}), POSITION_KEY,
+               (("pos", "fr_fp_lo"),),
+               f"reads the position nearest fr_fp_approx - {L.FP_SNAP} h + {L.FP_SNAP_OFFSET}: "
+               f"l + {L.FP_SNAP_OFFSET}, |l| <= {L.FP_SNAP // 2} (every prompt is longer)")
+    based.unit({"one": 1.0}, FP, {"fr_fp": 1.0}, f"fr_fp = {L.FP_SNAP} h + l")
+    for name in ("src_a", "src_b", "src_c"):
+        c.feature(f"fr_off_{name}", f"{L.FRAME_ORIGIN} + fp when {name} is frame-relative, else 0")
+        based.unit({**FP, "one": FP["one"] + float(L.FRAME_ORIGIN) - B, f"fr_rel_{name}": B},
+                   {"one": 1.0}, {f"fr_off_{name}": 1.0},
+                   f"fr_off_{name} = ({L.FRAME_ORIGIN} + fp) [{name} is frame-relative]")
+    c.feature("fr_full", "[fp + need > slots]: the callee's frame would pass the stack range")
+    _step(based, {**FP, "f_fr_need": 1.0, **{k: -v for k, v in SLOTS.items()}}, "fr_full",
+          "fr_full = [fp + need - slots >= 1] (fp is the callee's at a call token; slots from "
+          "the stack header)")
+    return total, exact, based
+
+
+def address_units(lay: Layer, addr: dict[str, float], off: dict[str, float], doc: str) -> None:
+    """On tokens where ``off`` is 0 (elsewhere ``<= -L.ADDR_GATE``), the stack byte address
+    ``addr`` they write: ``sa`` (read back), ``st_ac = addr - c`` and ``st_ac2``, its square."""
+    def plus(*forms: dict[str, float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for form in forms:
+            for k, v in form.items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+    centred = plus(addr, CENTRE)
+    back = {k: -v for k, v in centred.items()}
+    lay.unit(plus(addr, off), {"one": 1.0}, {"sa": 1.0}, doc)
+    lay.unit(plus(centred, off), {"one": 1.0}, {"st_ac": 1.0}, "... centred: relu(d) ...")
+    lay.unit(plus(back, off), {"one": 1.0}, {"st_ac": -1.0}, "... - relu(-d)")
+    lay.unit(plus(centred, off), centred, {"st_ac2": 1.0}, "... squared: relu(d) d ...")
+    lay.unit(plus(back, off), back, {"st_ac2": 1.0}, "... + relu(-d) (-d)")
+
+
+def scale_keys(c: Circuit) -> None:
+    """A fourth added layer: the stack heads' key, the centred address and its square times S."""
+    c.feature("st_sac", "S * st_ac: the first coordinate of the stack key, halved")
+    c.feature("st_sac2", "S * st_ac2")
+    lay = c.layer()
+    scale = {"st_scale": float(L.STACK_SCALE_UNIT)}
+    lay.unit(scale, {"st_ac": 1.0}, {"st_sac": 1.0}, "S * st_ac (ReGLU product, S > 0)")
+    lay.unit(scale, {"st_ac2": 1.0}, {"st_sac2": 1.0}, "S * st_ac2 (ReGLU product)")
+
+
+STACK_KEY = ({"st_sac": 2.0}, {"st_sac2": -1.0, "pos": 1.0})  # S (2 a' q' - a'^2) + pos
 
 
 def payload_keys(lay: Layer, j: dict[str, float]) -> None:
     """The stack byte a payload token writes, now that fp is exact (key of the stack heads)."""
     a = L.ADDR_GATE
-    gate_off = {"one": -a, "is_pay": a, "f_mul": -a}
-    for rel, addr, doc in (
+    frame = {k: 8.0 * v for k, v in FP.items()}
+    frame["one"] += 8.0 * L.FRAME_ORIGIN
+    for rel, base, doc in (
         # skip: a division's scratch tokens come before the bytes it writes (divide.py)
         # pair_w: a copy2's bytes past the first i32 go to the next slot (compiler.py)
-        (1, {"f_dst": 8.0, "fr_fp": 8.0, "f_skip": -1.0, **j, "one": -1.0, "pair_w": 4.0},
-         "8 (fp + dst) + j - 1 - skip (+ 4 past a copy2's first i32; a frame slot)"),
-        (0, {"f_dst": 8.0, "f_skip": -1.0, **j, "one": -1.0, "pair_w": 4.0},
-         "8 dst + j - 1 - skip (+ 4 past a copy2's first i32; a global or the sink)"),
+        (1, frame, f"8 ({L.FRAME_ORIGIN} + fp + dst) + j - 1 - skip (+ 4 past a copy2's first "
+         "i32; a frame slot)"),
+        (0, {}, "8 dst + j - 1 - skip (+ 4 past a copy2's first i32; a global or the sink)"),
     ):
-        gate = {k: addr.get(k, 0.0) + gate_off.get(k, 0.0) for k in {*addr, *gate_off}}
-        gate["fr_rel_dst"] = a if rel else -a
-        gate["one"] -= a if rel else 0.0
-        lay.unit(gate, {"one": 1.0}, {"sa": 1.0}, f"payload byte j - 1 writes {doc}")
-        lay.unit(gate, addr, {"sa2": 1.0}, "... and its square")
-    mul_addr = {"f_dst": 8.0, "fr_fp": 8.0, "pos": 0.5, "mpos": -0.5, "one": -0.5}
+        addr = {"f_dst": 8.0, "f_skip": -1.0, **j, "pair_w": 4.0}
+        for k, v in base.items():
+            addr[k] = addr.get(k, 0.0) + v
+        addr["one"] = addr.get("one", 0.0) - 1.0
+        off = {"one": -a - (a if rel else 0.0), "is_pay": a, "f_mul": -a,
+               "fr_rel_dst": a if rel else -a}
+        address_units(lay, addr, off, f"payload byte j - 1 writes {doc}")
+    mul_addr = {"f_dst": 8.0, **frame, "pos": 0.5, "mpos": -0.5}
+    mul_addr["one"] = mul_addr.get("one", 0.0) - 0.5
     # f_mul is a record field: 0/1 on trace tokens, any number below NUM_LIMIT on prompt
     # tokens, so the is_pay gate outweighs it
     big = a * 2 * L.NUM_LIMIT
-    mul_gate = dict(mul_addr)
-    mul_gate.update({"one": -0.5 - a - big, "is_pay": big, "f_mul": a})
-    lay.unit(mul_gate, {"one": 1.0}, {"sa": 1.0},
-             "a multiplication's byte r_k (j = 2k + 1) writes 8 (fp + dst) + (j - 1) / 2")
-    lay.unit(mul_gate, mul_addr, {"sa2": 1.0}, "... and its square")
+    address_units(lay, mul_addr, {"one": -a - big, "is_pay": big, "f_mul": a},
+                  f"a multiplication's byte r_k (j = 2k + 1) writes 8 ({L.FRAME_ORIGIN} + fp + "
+                  "dst) + (j - 1) / 2")
 
 
 def operands(c: Circuit, lay: Layer) -> None:

@@ -13,11 +13,16 @@ laid out as::
     n<pages> n<declared max % 4096> n<declared max // 4096> n<limit> n<scale / 4096>
     n<centre / 4096> n<image base> n<image start / 64>
                                            memory header, positions 7..14 (``memory.py``)
-    i.. (8 per slot)                       initial stack bytes; position p is stack byte p - 7
+    n<scale / 8192> n<centre / 64> n<frame slots % 4096> n<frame slots // 4096>
+                                           stack header, positions 15..18 (``stack_layout.py``)
+    i.. (8 per slot)                       initial stack bytes; position p is byte p - 19 of
+                                           the entry's frame (stack byte 8 * 1400 + p - 19)
     g.. (8 per global)                     initial globals; global g is stack slot 1000 + g
     n.. (one per br_table entry)           branch tables: each br_table's targets, default last
     n.. (4 per input)                      the run's inputs for host.input_i32, bytes low first
     m.. (1 per byte)                       the data segments' initial memory image
+    n0 ..                                  with calls, padding: the frame base is rounded by
+                                           reads at positions up to its 64th part (frames.py)
     n.. (RECORD per record)                the record of pc p at record base + RECORD * p
     s                                      only with a start function: call depth +1
     p<entry pc>                            a target token: decoding starts after it (the
@@ -47,11 +52,16 @@ IN_VOCAB = START_TOKEN + 1  # function (start.py)
 MEM_HEADER = ("mem_pages", "mem_declared", "mem_declared_hi", "mem_limit", "mem_scale",
               "mem_center", "mem_dbase", "mem_dstart")
 MEM_HEADER_AT = {name: 7 + i for i, name in enumerate(MEM_HEADER)}
-HEADER = 7 + len(MEM_HEADER)
-STACK_BASE = HEADER  # position of stack byte 0
+# the stack header (``stack_layout.py``): recency scale S / 8192 of the stack keys, centre of
+# their byte addresses / 64, frame slots the run may use (mod 4096, // 4096)
+STACK_HEADER = ("st_scale", "st_center", "st_slots_lo", "st_slots_hi")
+STACK_HEADER_AT = {name: 7 + len(MEM_HEADER) + i for i, name in enumerate(STACK_HEADER)}
+HEADER = 7 + len(MEM_HEADER) + len(STACK_HEADER)
+STACK_BASE = HEADER  # position of the entry frame's byte 0
 GLOBAL_SLOT = 1000  # global g lives in stack slot GLOBAL_SLOT + g (bytes 8 * (1000 + g) + k)
 SINK_SLOT = 999  # host.output_i32 writes its bytes here: a slot no program reads
 MAX_GLOBALS = 400
+FRAME_ORIGIN = GLOBAL_SLOT + MAX_GLOBALS  # frame slot s at frame base fp is stack slot 1400+fp+s
 
 # record fields, in order; RECORD tokens per record
 FIELDS = ("op", "width", "kind", "mul", "ext_n", "ext_signed", "src_a", "src_b", "src_c", "dst", "after",
@@ -75,15 +85,23 @@ KIND = {name: i for i, name in enumerate(KINDS)}
 
 # numeric bounds that the margins below rely on (checked when a prompt is laid out)
 MAX_POSITION = 1 << 24  # positions of prompt and trace tokens
-MAX_SLOTS = 999  # stack slots a program may touch (below the sink): addresses below 8 * 1000
-RECENCY = float(1 << 24)  # M: address scores are scaled by M so that recency (pos < M) breaks ties
+MAX_SLOTS = 999  # slots one frame may use: record slots below the sink are frame-relative
+RECENCY = float(1 << 24)  # M: depth scores are scaled by M so that recency (pos < M) breaks ties
 MARK_WEIGHT = float(1 << 25)  # a mark outranks any recency difference
 GATE = 8192.0  # C: larger than any value a gated unit passes (token ids, sums of two bytes)
 assert OUT_VOCAB <= GATE
 WIDE_GATE = float(1 << 34)  # larger than any difference of two i32 values
 POS_GATE = float(1 << 25)  # larger than any position
-ADDR_GATE = float(1 << 20)  # larger than any stack byte address computed from a record
-MAX_DEPTH = 8191  # call depth the frame heads address exactly (2 M d q < 2^51)
+ADDR_GATE = float(1 << 24)  # larger than any stack byte address computed from a record
+MAX_DEPTH = 11584  # call depth the frame heads address exactly (2 M d (d + 1) <= 2^52)
+
+# the stack (``stack_layout.py``): the latest write to stack byte a has key
+# (2 S a', -S a'^2 + pos), a' = a - centre, S a power of two with S a'^2 <= 2^52 over the
+# bytes the run can reach and S > every position, as for linear memory below
+STACK_SCALE_UNIT = 8192  # the header holds S / 8192
+STACK_CENTER_UNIT = 64  # the header holds the centre / 64
+FP_SNAP = 64  # the frame base is rounded as 64 h + l: h by one read, then l (frames.py)
+FP_SNAP_OFFSET = 40  # l is read at position l + 40 (|l| <= 32: the prompt is longer)
 
 # linear memory (``memory.py``): the latest write to byte address a has key
 # (2 S a', -S a'^2 + pos), a' = a - centre, with the recency scale S > every position and

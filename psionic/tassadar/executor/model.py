@@ -33,7 +33,7 @@ from psionic.tassadar.executor.sparse_rows import SparseRows
 
 WEIGHTS_PATH = Path(__file__).parent / "tassadar_executor.safetensors"
 # sha256 of the committed weights file; a test rebuilds the file and compares
-WEIGHTS_DIGEST = "sha256:5fb5488c1729cb6fe14e6d21b923115d141fc81468141da2b56e6eaf1e8e7665"
+WEIGHTS_DIGEST = "sha256:c5c26d90208791dc922ebd041123d3e9455f93aee76bc38015c0a866651ea854"
 FORMAT = "psionic.tassadar.executor.v2"
 
 

@@ -13,7 +13,7 @@ pc as the target token that starts the run.
 >>> p = load_wat('(module (func (export "run") (result i32) i32.const 7))').program
 >>> prompt = lay_out(p, 0, [], 100)
 >>> len(prompt.tokens), prompt.result_widths
-(140, (4,))
+(144, (4,))
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from psionic.tassadar import trace as tr
 from psionic.tassadar.executor import counts, divide, start
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import memory_layout as ML
+from psionic.tassadar.executor import stack_layout as SL
 from psionic.tassadar.executor.call_records import (
     CallLayout,
     call_fields,
     call_layout,
     frame_fields,
+    frame_reach,
     reachable,
 )
 from psionic.tassadar.opcodes import WIDTH
@@ -254,8 +256,9 @@ class Prompt:
     result_widths: tuple[int, ...]
     steps_bound: int  # the step bound the header carries
     calls: CallLayout  # frame deltas and sizes (the decoded run's capacity check)
-    position_bound: int = L.MAX_POSITION  # positions the run may use (memory keys: fewer)
+    position_bound: int = L.MAX_POSITION  # positions the run may use (memory, stack keys: fewer)
     begins_in_start: bool = False  # entry_pc is the start function's (start.py)
+    stack_slots: int = L.MAX_SLOTS  # frame slots the stack keys cover (stack_layout.py)
 
 
 def _code(program: Program, functions: Sequence[int]) -> list[Op]:
@@ -337,21 +340,30 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     memory = ML.lay_out_memory(program, ops, max_memory_pages)
     dbase = ibase + len(input_bytes)
     image = memory.image if memory else b""
-    # the frame base is found by a read at the position equal to it (frames.py): with calls,
-    # the prompt is at least as long as the stack is deep
+    # the stack keys' scale and range: the whole reach of the frames, or the positions first
+    reach = frame_reach(program, entry, calls, max_call_depth)
+    if begin:
+        reach = max(reach, begin.offset + calls.frame_slots[begin.pc])
+    bound = min(max_steps, L.NUM_LIMIT * L.NUM_LIMIT - 1)
+    cap = memory.position_bound if memory else L.MAX_POSITION
+    end = dbase + len(image) + L.RECORD * (len(program.code) + 2) + 1 + bool(begin)
+    stack = SL.fit(reach, cap, end + SL.MAX_FRAME_SLOTS // L.FP_SNAP + 2 * L.FP_SNAP_OFFSET + 4
+                   + 18 * (bound + 1))
+    # the frame base is rounded by reads at the positions equal to its 64th part and to its
+    # remainder plus FP_SNAP_OFFSET (frames.py): with calls, the prompt is longer than both
     pad = 0
     if calls.deltas:
-        pad = max(0, L.MAX_SLOTS + 2 - (dbase + len(image) + L.RECORD * (len(program.code) + 2) + 1))
+        pad = max(0, stack.slots // L.FP_SNAP + 2 * L.FP_SNAP_OFFSET + 2 - end)
     rec_base = dbase + len(image) + pad + L.RECORD  # the record of pc 0
     if rec_base >= L.NUM_LIMIT:
         raise UnsupportedOperation("the executor's prompt header cannot address this many "
                                    "locals, globals, branch table entries and inputs")
     # positions stay below 2^24, so no run reaches a larger bound before the position bound
-    bound = min(max_steps, L.NUM_LIMIT * L.NUM_LIMIT - 1)
     header = [rec_base, bound % L.NUM_LIMIT, bound // L.NUM_LIMIT, gbase, tbase, ibase, len(inputs)]
     mem_header = list(memory.header) if memory else [0] * len(L.MEM_HEADER)
     mem_header[L.MEM_HEADER.index("mem_dbase")] = dbase
-    tokens = [L.NUM_BASE + v for v in header + mem_header] + init + globals_init
+    tokens = [L.NUM_BASE + v for v in header + mem_header + list(stack.header)]
+    tokens += init + globals_init
     tokens += [L.NUM_BASE + v for v in tables + input_bytes]
     tokens += [L.MEM_INIT_BASE + b for b in image]
     tokens += [L.NUM_BASE] * pad
@@ -360,4 +372,4 @@ def lay_out(program: Program, entry: int, args: Sequence[int], max_steps: int,
     tokens += [tr.target_token(entry_pc)]
     return Prompt(tuple(tokens), tuple(program.code), entry_pc,
                   tuple(WIDTH[t] for t in ftype.results), bound, calls,
-                  memory.position_bound if memory else L.MAX_POSITION, begin is not None)
+                  min(cap, stack.scale), begin is not None, stack.slots)

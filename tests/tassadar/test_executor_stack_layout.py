@@ -1,0 +1,84 @@
+"""The stack header: recency scale, centre and frame range of the stack keys, per run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from psionic.tassadar.executor import layout as L
+from psionic.tassadar.executor import stack_layout as SL
+from psionic.tassadar.executor.attention import MODES, LinearAttention
+from psionic.tassadar.executor.compiler import build_circuit
+from psionic.tassadar.executor.decode import decode_linear
+from psionic.tassadar.executor.model import Model
+from psionic.tassadar.ingress import load_wat
+
+from .test_executor_frames import wide_frames
+
+BIG = 1 << 30  # positions wanted: more than any cap
+
+
+def _half(layout: SL.StackLayout) -> int:
+    top = 8 * (L.FRAME_ORIGIN + layout.slots)
+    return max(layout.centre - SL.LOW, top - 1 - layout.centre)
+
+
+@pytest.mark.parametrize("reach", [1, 999, 3_688, 3_689, 7_784, 10_004, 15_000, 32_768, 40_000,
+                                   10 ** 7])
+@pytest.mark.parametrize("cap", [1 << 18, 1 << 22, 1 << 24])
+def test_every_layout_keeps_the_scores_exact_and_the_header_numbers_small(reach: int,
+                                                                         cap: int) -> None:
+    layout = SL.fit(reach, cap, BIG)
+    half = _half(layout)
+    assert layout.scale * half * half <= 1 << 52  # every score that can win is exact
+    assert L.STACK_SCALE_UNIT <= layout.scale <= cap and layout.scale & (layout.scale - 1) == 0
+    assert all(0 <= v < L.NUM_LIMIT for v in layout.header)
+    assert layout.centre % L.STACK_CENTER_UNIT == 0 and layout.slots <= min(reach, SL.MAX_FRAME_SLOTS)
+
+
+def test_the_whole_reach_is_covered_where_it_leaves_enough_positions() -> None:
+    # 10,004 slots: the largest exact scale is 2^21, the whole reach
+    layout = SL.fit(10_004, 1 << 24, BIG)
+    assert (layout.scale, layout.slots) == (1 << 21, 10_004)
+    assert layout.scale * _half(layout) ** 2 <= 1 << 52 < 2 * layout.scale * _half(layout) ** 2
+    # 15,000 slots leave 2^20 positions: positions first, and the range 2^24 leaves
+    assert (SL.fit(15_000, 1 << 24, BIG).scale, SL.fit(15_000, 1 << 24, BIG).slots) == (
+        1 << 24, 3_688)
+    # ... unless the step bound wants no more than 2^20 positions
+    assert (SL.fit(15_000, 1 << 24, 1 << 20).scale, SL.fit(15_000, 1 << 24, 1 << 20).slots) == (
+        1 << 20, 15_000)
+    # a smaller cap (the memory keys' 2^22 positions) leaves more slots
+    assert SL.fit(10 ** 7, 1 << 22, BIG).slots == 7_784
+
+
+class _KeyRange(LinearAttention):
+    """Linear lookups that record the largest key coordinate inserted."""
+
+    largest = 0.0
+
+    def insert(self, position: int, keys: np.ndarray) -> None:
+        _KeyRange.largest = max(_KeyRange.largest, float(np.max(np.abs(keys))))
+        super().insert(position, keys)
+
+
+def test_centred_stack_addresses_keep_every_key_in_the_exact_range(monkeypatch) -> None:
+    # 40 frames of 41 slots under S = 2^24: the top bytes lie past 8 * 3,040, where the
+    # uncentred key S a^2 passes 2^53
+    monkeypatch.setitem(MODES, "key_range", _KeyRange)
+    program = load_wat(wide_frames(40))
+    model = Model.load()
+    _KeyRange.largest = 0.0
+    out = decode_linear(program, "run", [40], [], None, model=model, attention="key_range")
+    assert out.result == (0,) and _KeyRange.largest <= 2.0**53
+    li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
+                  for hi, h in enumerate(layer.heads) if h.name == "header_st_center")
+    wo = model.layers[li].wo.copy()
+    wo[hi] = 0.0
+    layers = list(model.layers)
+    layers[li] = dataclasses.replace(layers[li], wo=wo)
+    _KeyRange.largest = 0.0
+    decode_linear(program, "run", [40], [], None,
+                  model=dataclasses.replace(model, layers=tuple(layers)), attention="key_range")
+    assert _KeyRange.largest > 2.0**53
