@@ -1,5 +1,5 @@
-"""Shared checks of the executor tests: corpus workloads decoded against the reference, and
-the model with a feature's ReGLU units deleted."""
+"""Shared checks of the executor tests: corpus workloads decoded against the reference, the
+model with a feature's ReGLU units deleted, and the largest key a decode inserts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from psionic.core.errors import Refusal
+from psionic.tassadar.executor.attention import LinearAttention
 from psionic.tassadar.executor.circuit import Unit
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.compiler import build_circuit
@@ -74,3 +75,13 @@ def without_units(model: Model, out_feature: str, doc: str = "") -> Model:
     layers = list(model.layers)
     layers[li] = dataclasses.replace(layers[li], w_out=w_out)
     return dataclasses.replace(model, layers=tuple(layers))
+
+
+class KeyRange(LinearAttention):
+    """Linear lookups that record the largest key coordinate inserted (``largest``)."""
+
+    largest = 0.0
+
+    def insert(self, position: int, keys: np.ndarray) -> None:
+        KeyRange.largest = max(KeyRange.largest, float(np.max(np.abs(keys))))
+        super().insert(position, keys)

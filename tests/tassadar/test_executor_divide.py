@@ -41,15 +41,18 @@ HELD_OUT64 = [(7, 2), (-7, 2), (7, -2), (-7, -2), (-6, 3), (0, -9), (1, -1), (-1
               (0x7FEDCBA987654321, 0x12345), (-0x7FEDCBA987654321, 0x100000001),
               (0x0123456789ABCDEF, 0x00FEDCBA98765432), (12345678901234567, -98765432101),
               (I64_MIN, 0x100), ((1 << 62) + 12345, (1 << 61) - 1)]
-TRAPS = [  # (op, a, b, trap)
-    ("div_u", 5, 0, "integer_divide_by_zero"), ("div_s", -5, 0, "integer_divide_by_zero"),
-    ("rem_u", 0, 0, "integer_divide_by_zero"), ("rem_s", 1 << 31, 0, "integer_divide_by_zero"),
-    ("div_s", -(1 << 31), -1, "integer_overflow"), ("rem_s", -(1 << 31), -1, None),
-    ("div_u", -(1 << 31), -1, None),
+TRAPS = [  # (type, op, a, b, trap)
+    ("i32", "div_u", 5, 0, "integer_divide_by_zero"),
+    ("i32", "div_s", -5, 0, "integer_divide_by_zero"),
+    ("i32", "rem_u", 0, 0, "integer_divide_by_zero"),
+    ("i32", "rem_s", 1 << 31, 0, "integer_divide_by_zero"),
+    ("i32", "div_s", -(1 << 31), -1, "integer_overflow"), ("i32", "rem_s", -(1 << 31), -1, None),
+    ("i32", "div_u", -(1 << 31), -1, None),
+    ("i64", "div_u", 5, 0, "integer_divide_by_zero"),
+    ("i64", "rem_s", I64_MIN, 0, "integer_divide_by_zero"),
+    ("i64", "div_s", I64_MIN, -1, "integer_overflow"), ("i64", "rem_s", I64_MIN, -1, None),
+    ("i64", "div_u", I64_MIN, -1, None), ("i64", "div_s", -(1 << 31), -1, None),
 ]
-TRAPS64 = [("div_u", 5, 0, "integer_divide_by_zero"), ("rem_s", I64_MIN, 0, "integer_divide_by_zero"),
-           ("div_s", I64_MIN, -1, "integer_overflow"), ("rem_s", I64_MIN, -1, None),
-           ("div_u", I64_MIN, -1, None), ("div_s", -(1 << 31), -1, None)]
 LOOP = ('(module (func (export "run") (param i32) (result i32) (local i32 i32) '
         'loop local.get 0 i32.const 7 i32.rem_u i32.eqz local.get 1 i32.add local.set 1 '
         'local.get 0 i32.const 3 i32.div_s local.get 2 i32.add local.set 2 '
@@ -75,21 +78,24 @@ def test_held_out_divisions_decode_exactly(a: int, b: int) -> None:
     assert sum(t >= tr.DIV_SCRATCH for t in tokens) == 2 * 4 + 2 * 8
 
 
-def test_generated_divisions_decode_exactly() -> None:
-    rng = random.Random(11)
+@pytest.mark.parametrize("t,bits,seed", [("i32", (32, 24, 16, 8), 11),
+                                         ("i64", (64, 56, 40, 33, 32, 16, 8), 64)])
+def test_generated_divisions_decode_exactly(t: str, bits: tuple[int, ...], seed: int) -> None:
+    rng = random.Random(seed)
+    width = bits[0]
     for _ in range(6):
-        bits = rng.choice((32, 24, 16, 8))
-        a, b = rng.getrandbits(32), rng.getrandbits(bits) or 1
-        _exact(ALL_FOUR, (a, b))
+        a = rng.getrandbits(width) - (1 << (width - 1))
+        b = rng.getrandbits(rng.choice(bits)) or 3
+        _exact(_all_four(t), (a, b))
 
 
-@pytest.mark.parametrize("op,a,b,trap", TRAPS)
-def test_division_traps_decode_exactly(op: str, a: int, b: int, trap: str | None) -> None:
-    wat = (f'(module (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 '
-           f'i32.{op}))')
+@pytest.mark.parametrize("t,op,a,b,trap", TRAPS)
+def test_division_traps_decode_exactly(t: str, op: str, a: int, b: int, trap: str | None) -> None:
+    wat = (f'(module (func (export "run") (param {t} {t}) (result {t}) local.get 0 local.get 1 '
+           f'{t}.{op}))')
     tokens = _exact(wat, (a, b))
     if trap is not None:
-        assert tokens[-2:] == [tr.OP_ID[f"i32.{op}"], tr.TRAP_ID[trap]]
+        assert tokens[-2:] == [tr.OP_ID[f"{t}.{op}"], tr.TRAP_ID[trap]]
 
 
 def test_divisions_in_a_loop_decode_exactly_in_both_modes() -> None:
@@ -100,23 +106,6 @@ def test_divisions_in_a_loop_decode_exactly_in_both_modes() -> None:
 def test_held_out_i64_divisions_decode_exactly(a: int, b: int) -> None:
     tokens = _exact(ALL_FOUR64, (a, b), hull=(a, b) == HELD_OUT64[14])
     assert sum(t >= tr.DIV_SCRATCH for t in tokens) == 2 * 8 + 2 * 16
-
-
-def test_generated_i64_divisions_decode_exactly() -> None:
-    rng = random.Random(64)
-    for _ in range(6):
-        bits = rng.choice((64, 56, 40, 33, 32, 16, 8))
-        a, b = rng.getrandbits(64) - (1 << 63), rng.getrandbits(bits) or 3
-        _exact(ALL_FOUR64, (a, b))
-
-
-@pytest.mark.parametrize("op,a,b,trap", TRAPS64)
-def test_i64_division_traps_decode_exactly(op: str, a: int, b: int, trap: str | None) -> None:
-    wat = (f'(module (func (export "run") (param i64 i64) (result i64) local.get 0 local.get 1 '
-           f'i64.{op}))')
-    tokens = _exact(wat, (a, b))
-    if trap is not None:
-        assert tokens[-2:] == [tr.OP_ID[f"i64.{op}"], tr.TRAP_ID[trap]]
 
 
 def test_an_i32_division_ignores_the_stale_upper_bytes_of_its_slots() -> None:

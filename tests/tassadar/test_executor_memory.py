@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from psionic.core.errors import UnsupportedOperation
 from psionic.tassadar.executor import layout as L
-from psionic.tassadar.executor.attention import MODES, LinearAttention
+from psionic.tassadar.executor.attention import MODES
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.decode import decode_linear
@@ -22,7 +21,7 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
 
-from .exactness import assert_workload_decodes_exactly
+from .exactness import KeyRange, assert_workload_decodes_exactly
 from .markers import HAS_CLANG
 from .memprog import memory_program
 
@@ -174,32 +173,22 @@ def test_a_page_limit_within_the_bound_admits_growth_without_a_maximum() -> None
         _exact(wat, (delta,), Limits(max_memory_pages=4))
 
 
-class _KeyRange(LinearAttention):
-    """Linear lookups that record the largest key coordinate inserted."""
-
-    largest = 0.0
-
-    def insert(self, position: int, keys: np.ndarray) -> None:
-        _KeyRange.largest = max(_KeyRange.largest, float(np.max(np.abs(keys))))
-        super().insert(position, keys)
-
-
 def test_centred_addresses_keep_every_key_in_the_exact_range(monkeypatch) -> None:
-    monkeypatch.setitem(MODES, "key_range", _KeyRange)
+    monkeypatch.setitem(MODES, "key_range", KeyRange)
     wat = ('(module (memory 1) (func (export "run") (result i32) i32.const 65535 i32.const 7 '
            'i32.store8 i32.const 65535 i32.load8_u))')
     program = load_wat(wat)
     model = Model.load()
-    _KeyRange.largest = 0.0
+    KeyRange.largest = 0.0
     out = decode_linear(program, "run", [], [], None, model=model, attention="key_range")
-    assert out.result == (7,) and _KeyRange.largest <= 2.0**53
+    assert out.result == (7,) and KeyRange.largest <= 2.0**53
     li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
                   for hi, h in enumerate(layer.heads) if h.name == "header_mem_center")
     wo = model.layers[li].wo.copy()
     wo[hi] = 0.0
     layers = list(model.layers)
     layers[li] = dataclasses.replace(layers[li], wo=wo)
-    _KeyRange.largest = 0.0
+    KeyRange.largest = 0.0
     decode_linear(program, "run", [], [], None, model=dataclasses.replace(model, layers=tuple(layers)),
                   attention="key_range")
-    assert _KeyRange.largest > 2.0**53  # uncentred: S a^2 = 2^22 65535^2 > 2^53
+    assert KeyRange.largest > 2.0**53  # uncentred: S a^2 = 2^22 65535^2 > 2^53

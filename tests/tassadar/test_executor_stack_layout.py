@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import stack_layout as SL
-from psionic.tassadar.executor.attention import MODES, LinearAttention
+from psionic.tassadar.executor.attention import MODES
 from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.model import Model
 from psionic.tassadar.ingress import load_wat
 
+from .exactness import KeyRange
 from .test_executor_frames import wide_frames
 
 BIG = 1 << 30  # positions wanted: more than any cap
@@ -53,32 +53,22 @@ def test_the_whole_reach_is_covered_where_it_leaves_enough_positions() -> None:
     assert SL.fit(10 ** 7, 1 << 22, BIG).slots == 7_784
 
 
-class _KeyRange(LinearAttention):
-    """Linear lookups that record the largest key coordinate inserted."""
-
-    largest = 0.0
-
-    def insert(self, position: int, keys: np.ndarray) -> None:
-        _KeyRange.largest = max(_KeyRange.largest, float(np.max(np.abs(keys))))
-        super().insert(position, keys)
-
-
 def test_centred_stack_addresses_keep_every_key_in_the_exact_range(monkeypatch) -> None:
     # 40 frames of 41 slots under S = 2^24: the top bytes lie past 8 * 3,040, where the
     # uncentred key S a^2 passes 2^53
-    monkeypatch.setitem(MODES, "key_range", _KeyRange)
+    monkeypatch.setitem(MODES, "key_range", KeyRange)
     program = load_wat(wide_frames(40))
     model = Model.load()
-    _KeyRange.largest = 0.0
+    KeyRange.largest = 0.0
     out = decode_linear(program, "run", [40], [], None, model=model, attention="key_range")
-    assert out.result == (0,) and _KeyRange.largest <= 2.0**53
+    assert out.result == (0,) and KeyRange.largest <= 2.0**53
     li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
                   for hi, h in enumerate(layer.heads) if h.name == "header_st_center")
     wo = model.layers[li].wo.copy()
     wo[hi] = 0.0
     layers = list(model.layers)
     layers[li] = dataclasses.replace(layers[li], wo=wo)
-    _KeyRange.largest = 0.0
+    KeyRange.largest = 0.0
     decode_linear(program, "run", [40], [], None,
                   model=dataclasses.replace(model, layers=tuple(layers)), attention="key_range")
-    assert _KeyRange.largest > 2.0**53
+    assert KeyRange.largest > 2.0**53
