@@ -9,12 +9,13 @@ from collections.abc import Callable
 import numpy as np
 
 from psionic.core.errors import Refusal
-from psionic.tassadar.executor.attention import LinearAttention
+from psionic.tassadar.executor.attention import MODES, LinearAttention
 from psionic.tassadar.executor.circuit import Unit
 from psionic.tassadar.executor.compiled import decode_compiled
 from psionic.tassadar.executor.compiler import build_circuit
+from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.model import Model
-from psionic.tassadar.ingress import load
+from psionic.tassadar.ingress import LoadedProgram, load
 from psionic.tassadar.interpreter import Machine
 from psionic.tassadar.workloads import WORKLOADS, Workload
 
@@ -85,3 +86,22 @@ class KeyRange(LinearAttention):
     def insert(self, position: int, keys: np.ndarray) -> None:
         KeyRange.largest = max(KeyRange.largest, float(np.max(np.abs(keys))))
         super().insert(position, keys)
+
+
+def without_head(model: Model, name: str) -> Model:
+    """``model`` with the output of head ``name`` deleted."""
+    li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
+                  for hi, h in enumerate(layer.heads) if h.name == name)
+    wo = model.layers[li].wo.copy()
+    wo[hi] = 0.0
+    layers = list(model.layers)
+    layers[li] = dataclasses.replace(layers[li], wo=wo)
+    return dataclasses.replace(model, layers=tuple(layers))
+
+
+def largest_key(monkeypatch, program: LoadedProgram, args: list[int], model: Model) -> tuple:
+    """The outcome of decoding ``program`` and the largest key coordinate it inserted."""
+    monkeypatch.setitem(MODES, "key_range", KeyRange)
+    KeyRange.largest = 0.0
+    out = decode_linear(program, "run", args, [], None, model=model, attention="key_range")
+    return out, KeyRange.largest

@@ -4,15 +4,11 @@ the emitted tokens, and the bounds of the construction are refused by name."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from psionic.core.errors import UnsupportedOperation
 from psionic.tassadar.executor import layout as L
-from psionic.tassadar.executor.attention import MODES
 from psionic.tassadar.executor.compiled import decode_compiled
-from psionic.tassadar.executor.compiler import build_circuit
 from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.memory_layout import scale
 from psionic.tassadar.executor.model import Model
@@ -21,7 +17,7 @@ from psionic.tassadar.ingress import load, load_wat
 from psionic.tassadar.interpreter import Limits, Machine
 from psionic.tassadar.workloads import WORKLOADS
 
-from .exactness import KeyRange, assert_workload_decodes_exactly
+from .exactness import assert_workload_decodes_exactly, largest_key, without_head
 from .markers import HAS_CLANG
 from .memprog import memory_program
 
@@ -174,21 +170,10 @@ def test_a_page_limit_within_the_bound_admits_growth_without_a_maximum() -> None
 
 
 def test_centred_addresses_keep_every_key_in_the_exact_range(monkeypatch) -> None:
-    monkeypatch.setitem(MODES, "key_range", KeyRange)
     wat = ('(module (memory 1) (func (export "run") (result i32) i32.const 65535 i32.const 7 '
            'i32.store8 i32.const 65535 i32.load8_u))')
-    program = load_wat(wat)
-    model = Model.load()
-    KeyRange.largest = 0.0
-    out = decode_linear(program, "run", [], [], None, model=model, attention="key_range")
-    assert out.result == (7,) and KeyRange.largest <= 2.0**53
-    li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
-                  for hi, h in enumerate(layer.heads) if h.name == "header_mem_center")
-    wo = model.layers[li].wo.copy()
-    wo[hi] = 0.0
-    layers = list(model.layers)
-    layers[li] = dataclasses.replace(layers[li], wo=wo)
-    KeyRange.largest = 0.0
-    decode_linear(program, "run", [], [], None, model=dataclasses.replace(model, layers=tuple(layers)),
-                  attention="key_range")
-    assert KeyRange.largest > 2.0**53  # uncentred: S a^2 = 2^22 65535^2 > 2^53
+    program, model = load_wat(wat), Model.load()
+    out, largest = largest_key(monkeypatch, program, [], model)
+    assert out.result == (7,) and largest <= 2.0**53
+    _, largest = largest_key(monkeypatch, program, [], without_head(model, "header_mem_center"))
+    assert largest > 2.0**53  # uncentred: S a^2 = 2^22 65535^2 > 2^53

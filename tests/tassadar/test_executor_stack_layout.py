@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from psionic.tassadar.executor import layout as L
 from psionic.tassadar.executor import stack_layout as SL
-from psionic.tassadar.executor.attention import MODES
-from psionic.tassadar.executor.compiler import build_circuit
-from psionic.tassadar.executor.decode import decode_linear
 from psionic.tassadar.executor.model import Model
 from psionic.tassadar.ingress import load_wat
 
-from .exactness import KeyRange
+from .exactness import largest_key, without_head
 from .test_executor_frames import wide_frames
 
 BIG = 1 << 30  # positions wanted: more than any cap
@@ -56,19 +51,8 @@ def test_the_whole_reach_is_covered_where_it_leaves_enough_positions() -> None:
 def test_centred_stack_addresses_keep_every_key_in_the_exact_range(monkeypatch) -> None:
     # 40 frames of 41 slots under S = 2^24: the top bytes lie past 8 * 3,040, where the
     # uncentred key S a^2 passes 2^53
-    monkeypatch.setitem(MODES, "key_range", KeyRange)
-    program = load_wat(wide_frames(40))
-    model = Model.load()
-    KeyRange.largest = 0.0
-    out = decode_linear(program, "run", [40], [], None, model=model, attention="key_range")
-    assert out.result == (0,) and KeyRange.largest <= 2.0**53
-    li, hi = next((li, hi) for li, layer in enumerate(build_circuit().layers)
-                  for hi, h in enumerate(layer.heads) if h.name == "header_st_center")
-    wo = model.layers[li].wo.copy()
-    wo[hi] = 0.0
-    layers = list(model.layers)
-    layers[li] = dataclasses.replace(layers[li], wo=wo)
-    KeyRange.largest = 0.0
-    decode_linear(program, "run", [40], [], None,
-                  model=dataclasses.replace(model, layers=tuple(layers)), attention="key_range")
-    assert KeyRange.largest > 2.0**53
+    program, model = load_wat(wide_frames(40)), Model.load()
+    out, largest = largest_key(monkeypatch, program, [40], model)
+    assert out.result == (0,) and largest <= 2.0**53
+    _, largest = largest_key(monkeypatch, program, [40], without_head(model, "header_st_center"))
+    assert largest > 2.0**53
